@@ -1,0 +1,95 @@
+"""The one contract every backend implements: learned (TensorRT, PyTorch, ONNX Runtime) or classical.
+
+Two levels:
+
+* ``infer(batch, conditions)``: the abstract contract — ``(B, 3, H, W)`` float32 in ``[0, 1]`` in,
+  same shape and range out (numpy for CPU backends; a ``torch.Tensor`` on the backend's device is
+  accepted and returned by torch-based backends). The batch's H and W are multiples of
+  ``size_multiple`` (the caller pads).
+* ``process_frame(rgb, conditions)``: one ``(H, W, 3)`` RGB frame, ``uint8`` or ``uint16``, any size,
+  in and out (same dtype and size). The default implementation normalises, pads to
+  ``size_multiple`` (reflect), calls ``infer``, unpads, clamps and quantises on the CPU. Backends
+  override it to keep the whole path on their device (GPU) or to skip the NCHW round trip
+  (classical methods).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Optional
+
+import numpy as np
+
+from haze_ros.core.types import Direction, FrameConditions
+
+
+class BackendError(RuntimeError):
+    """A backend could not be created or run; the message names the file or parameter at fault."""
+
+
+class Backend(abc.ABC):
+    """Abstract backend.
+
+    Attributes:
+        name: short runtime name, e.g. ``"physics"``, ``"dcp"``, ``"torch"``, ``"onnxruntime"``,
+            ``"tensorrt"``.
+        device: where it runs, e.g. ``"cpu"``, ``"cuda:0"``.
+        direction: the translation it performs.
+        size_multiple: H and W given to ``infer`` must be multiples of this (1 = any size).
+    """
+
+    name: str = "abstract"
+    device: str = "cpu"
+    size_multiple: int = 1
+
+    def __init__(self, direction: Direction) -> None:
+        self.direction = Direction(direction)
+
+    @abc.abstractmethod
+    def infer(self, batch, conditions: Optional[FrameConditions] = None):
+        """Translate a batch: ``(B, 3, H, W)`` float32 in [0, 1] → same shape, float32 in [0, 1]."""
+
+    def process_frame(self, rgb: np.ndarray, conditions: Optional[FrameConditions] = None) -> np.ndarray:
+        """Translate one ``(H, W, 3)`` RGB ``uint8``/``uint16`` frame; returns the same dtype and shape."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"expected an (H, W, 3) frame, got shape {rgb.shape}")
+        scale = float(np.iinfo(rgb.dtype).max)
+        h, w = rgb.shape[:2]
+        batch = (rgb.astype(np.float32) * np.float32(1.0 / scale)).transpose(2, 0, 1)[None]
+        m = self.size_multiple
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
+        out = np.asarray(self.infer(np.ascontiguousarray(batch), conditions))[0, :, :h, :w]
+        out = np.clip(out.transpose(1, 2, 0), 0.0, 1.0) * np.float32(scale) + np.float32(0.5)
+        return out.astype(rgb.dtype)
+
+    def warm_up(self, height: int, width: int) -> None:
+        """Run one frame so that lazy initialisation (allocations, autotuning) happens at start-up."""
+        self.process_frame(np.zeros((height, width, 3), np.uint8), FrameConditions())
+
+    def tunables(self) -> dict:
+        """Current values of the parameters that may change while running (e.g. DCP ω); {} if none."""
+        return {}
+
+    def configure(self, **values) -> None:
+        """Change live-tunable parameters atomically; raises ``ValueError`` naming the bad value.
+
+        Unknown names are errors. The default backend has no tunables.
+        """
+        if values:
+            raise ValueError(f"backend {self.name!r} has no tunable parameters: {sorted(values)}")
+
+    def describe(self) -> dict:
+        """Plain-value description for logs and diagnostics."""
+        return {"backend": self.name, "device": self.device, "direction": self.direction.value,
+                "size_multiple": self.size_multiple}
+
+    def close(self) -> None:
+        """Release runtime resources (sessions, engines, device memory). Idempotent."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,86 @@
+"""Create a backend from a ``BackendSpec``: the one place that maps names to implementations.
+
+Implementations are imported lazily, so that a missing runtime (TensorRT, ONNX Runtime, torch)
+only matters when that backend is asked for. ``"auto"`` and ``"model"`` are resolved by
+``haze_ros.backends.selection`` (fastest available learned runtime, with a reason for each one
+skipped).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from haze_ros.backends.base import Backend, BackendError
+from haze_ros.core.types import Direction
+
+# name -> "module:Class"; each class takes (spec: BackendSpec) in its constructor.
+REGISTRY: Dict[str, str] = {
+    "physics": "haze_ros.backends.classical:PhysicsHazeBackend",
+    "dcp": "haze_ros.backends.classical:DarkChannelBackend",
+    "torch": "haze_ros.backends.torch_backend:TorchBackend",
+    "torch_cuda": "haze_ros.backends.torch_backend:TorchBackend",
+    "onnxruntime": "haze_ros.backends.onnxruntime_backend:OnnxRuntimeBackend",
+    "tensorrt": "haze_ros.backends.tensorrt_backend:TensorRTBackend",
+}
+SELECTORS = ("auto", "model")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What to build.
+
+    Attributes:
+        name: a key of ``REGISTRY``, or ``"auto"`` / ``"model"`` (fastest learned runtime available).
+        direction: ``dehaze`` or ``haze``.
+        model_path: checkpoint (``.safetensors`` + ``.json``), ``.onnx`` or ``.engine``; ``""`` = the
+            shipped default model (learned backends only).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``""`` (backend's choice).
+        precision: ``"fp32"`` or ``"fp16"`` (GPU runtimes).
+        options: backend-specific start-up options (e.g. DCP patch size, engine cache dir).
+    """
+
+    name: str
+    direction: Direction
+    model_path: str = ""
+    device: str = ""
+    precision: str = "fp32"
+    options: dict = field(default_factory=dict)
+
+
+def _load_class(name: str):
+    target = REGISTRY[name]
+    module_name, cls_name = target.split(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, cls_name)
+
+
+def create_backend(spec: BackendSpec) -> Tuple[Backend, List[str]]:
+    """Build the backend ``spec`` names. Returns ``(backend, notes)``.
+
+    ``notes`` are human-readable lines for the start-up log and diagnostics (for ``auto``: the
+    choice and why each faster option was skipped). Raises ``BackendError`` naming the file or
+    parameter at fault.
+    """
+    if spec.name in SELECTORS:
+        from haze_ros.backends import selection  # learned-runtime choice lives there
+        return selection.select_backend(spec)
+    if spec.name not in REGISTRY:
+        raise BackendError(f"parameter backend={spec.name!r} is not one of "
+                           f"{sorted(REGISTRY) + list(SELECTORS)}")
+    try:
+        cls = _load_class(spec.name)
+    except ImportError as exc:
+        raise BackendError(f"backend {spec.name!r} is not available here: {exc}") from exc
+    return cls(spec), [f"backend {spec.name} selected explicitly"]
+
+
+def available_names() -> List[str]:
+    """All names ``create_backend`` accepts."""
+    return sorted(REGISTRY) + list(SELECTORS)
+
+
+def optional_spec_option(spec: BackendSpec, key: str, default: Optional[object] = None):
+    """``spec.options[key]`` or ``default``: a small helper for backend constructors."""
+    return spec.options.get(key, default)

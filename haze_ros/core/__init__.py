@@ -1,0 +1,1 @@
+"""ROS-free frame pipeline: value types, image layout helpers and the FrameProcessor."""

@@ -1,0 +1,31 @@
+"""Shared test fixtures: paths to shipped samples and to the development data in ../shared/data."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "data" / "samples"
+SHARED_DATA = Path(os.environ.get("HAZE_ROS_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+
+def shared_data(*parts: str) -> Path:
+    """Path under ../shared/data, skipping the test (with that reason) when the set is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs the development data set {path} (absent: fresh clone without ../shared/data)")
+    return path
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (and TensorRT where named); skipped without")
+    config.addinivalue_line("markers", "ros_real: needs the real ros2 launch/ros2cli tools (optional)")
+    config.addinivalue_line("markers", "slow: longer than ~30 s on 2 cores")
+
+
+def isolated_ros_domain_id() -> int:
+    """A ROS_DOMAIN_ID unlikely to collide with other test runs on this machine (1..200)."""
+    return 1 + (os.getpid() % 200)
