@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
+import cv2
 import numpy as np
 
 # encoding -> (channels, numpy dtype, channel order of the colour channels or "mono")
@@ -68,13 +69,22 @@ def from_rgb(rgb: np.ndarray, encoding: str, original: np.ndarray) -> np.ndarray
     """Return ``rgb`` (``(H, W, 3)``, dtype of ``encoding``) laid out as ``encoding``.
 
     ``original`` is the input frame; its alpha channel (rgba/bgra) is carried over unchanged.
-    Mono output is BT.601 luma of the RGB result, rounded.
+    Mono output is BT.601 luma of the RGB result, rounded. A C-contiguous ``rgb`` is reordered with
+    OpenCV (exact, much faster than a reversed-stride numpy copy); the result is C-contiguous.
     """
     channels, dtype, order = encoding_info(encoding)
     if order == "mono":
         luma = rgb.astype(np.float32) @ _LUMA + np.float32(0.5)
         out = luma.astype(dtype)
         return out if original.ndim == 2 else out[..., None]
+    if rgb.flags.c_contiguous and rgb.dtype == dtype:
+        # OpenCV's SIMD channel shuffles: same bytes as the numpy path below, many times faster
+        # (a reversed-stride numpy copy of a 1080p frame costs milliseconds).
+        if channels == 3:
+            return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if order == "bgr" else rgb
+        out = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA if order == "bgr" else cv2.COLOR_RGB2RGBA)
+        cv2.mixChannels([original], [out], [3, 3])  # alpha carried over unchanged
+        return out
     colour = rgb[..., ::-1] if order == "bgr" else rgb
     if channels == 3:
         return np.ascontiguousarray(colour)

@@ -1,0 +1,267 @@
+"""``haze_node``: dehaze camera images, or inject synthetic haze, on ROS 2 topics.
+
+Start-up order (DESIGN.md, data flow): declare parameters (no defaults here: the params file holds
+them) → build the backend through ``create_backend(BackendSpec(...))`` and the ``FrameProcessor``,
+run one warm-up frame → only then create publishers, subscriptions and timers. A failure names the
+parameter at fault and the process exits with status 1.
+
+Topics (relative, remappable): in ``image_raw`` (Image) or ``image_raw/compressed``
+(CompressedImage), ``camera_info``, ``depth`` (haze mode with ``use_depth``); out ``image_dehazed``
+or ``image_hazed`` (Image, input header and encoding), ``<out>/camera_info``, and in haze mode
+``image_hazed/haze_params`` (diagnostic_msgs/DiagnosticArray, stamp = the frame's stamp).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Optional
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from rcl_interfaces.msg import SetParametersResult
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from haze_ros.backends.base import BackendError
+from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
+from haze_ros.core.types import Direction
+from haze_ros.ros import conversions, params
+from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_array
+from haze_ros.ros.haze_control import HazeControl
+
+OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
+
+
+def stamp_ns(stamp) -> int:
+    """``builtin_interfaces/Time`` → integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class HazeNode(Node):
+    """One node for both modes; what runs per frame is fixed at start-up."""
+
+    def __init__(self, node_name: str = "haze_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        mode = params.declare_all(self, [params.BY_NAME["mode"]])["mode"]
+        self.values = params.declare_all(self, [s for s in params.specs_for_mode(mode) if s.name != "mode"])
+        self.values["mode"] = mode
+        self.mode = mode
+        self.stats = FrameStats()
+        self.processor, self.backend_notes = self._build_processor()
+        self.haze: Optional[HazeControl] = HazeControl(self, self.values) if mode == "haze" else None
+        self._create_topics()
+        self._last_log = time.monotonic()
+        self._diag_timer = self.create_timer(self.values["diagnostics_period_s"], self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.get_logger().info(f"ready: mode={mode}, backend={self.processor.backend.name}, input "
+                               f"{self._image_sub.topic_name} -> output {self._image_pub.topic_name}")
+
+    # ------------------------------------------------------------------ start-up
+    def _build_processor(self):
+        v = self.values
+        spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
+                           device=v["device"], precision=v["precision"], options={})
+        try:
+            backend, notes = create_backend(spec)
+        except BackendError as exc:
+            raise params.ParameterError(f"parameter backend={v['backend']!r} (model_path="
+                                        f"{v['model_path']!r}, device={v['device']!r}): {exc}") from exc
+        for note in notes:
+            self.get_logger().info(f"backend selection: {note}")
+        knobs = params.backend_knobs(v)
+        tunables = backend.tunables()
+        ignored = sorted(k for k in knobs if k not in tunables)
+        if ignored:
+            self.get_logger().info(f"backend {backend.name!r} does not use {ignored}")
+        try:
+            backend.configure(**{k: val for k, val in knobs.items() if k in tunables})
+            backend.warm_up(v["warmup_height"], v["warmup_width"])
+        except ValueError as exc:
+            backend.close()
+            raise params.ParameterError(f"backend {backend.name!r} refused its parameters: {exc}") from exc
+        except Exception:
+            backend.close()
+            raise
+        processor = FrameProcessor(backend, ProcessorConfig(max_pixels=v["max_pixels"]))
+        return processor, notes
+
+    def _create_topics(self) -> None:
+        depth = self.values["queue_depth"]
+        sub_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                             reliability=qos_profile_sensor_data.reliability,
+                             durability=qos_profile_sensor_data.durability)
+        pub_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        overrides = QoSOverridingOptions.with_default_policies()
+        out = OUTPUT_TOPIC[self.mode]
+        self._image_pub = self.create_publisher(Image, out, pub_qos, qos_overriding_options=overrides)
+        self._info_pub = self.create_publisher(CameraInfo, f"{out}/camera_info", pub_qos,
+                                               qos_overriding_options=overrides)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self.values["input_transport"] == "compressed":
+            self._image_sub = self.create_subscription(CompressedImage, "image_raw/compressed",
+                                                       self._on_compressed,
+                                                       sub_qos, qos_overriding_options=overrides)
+        else:
+            self._image_sub = self.create_subscription(Image, "image_raw", self._on_image, sub_qos,
+                                                       qos_overriding_options=overrides)
+        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._info_pub.publish, sub_qos,
+                                                  qos_overriding_options=overrides)
+        if self.haze is not None:
+            self.haze.create_topics(out, sub_qos, pub_qos, overrides)
+
+    # ------------------------------------------------------------------ frames
+    def _on_image(self, msg: Image) -> None:
+        t0 = time.perf_counter()
+        self.stats.on_received()
+        try:
+            array = conversions.image_to_array(msg)
+        except conversions.ConversionError as exc:
+            self.reject(exc.reason, str(exc), msg)
+            return
+        self.submit(msg.header, array, msg.encoding, t0, msg)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        t0 = time.perf_counter()
+        self.stats.on_received()
+        try:
+            array, encoding = conversions.decode_compressed(msg.format, msg.data)
+        except conversions.ConversionError as exc:
+            self.reject(exc.reason, str(exc), None)
+            return
+        self.submit(msg.header, array, encoding, t0, None)
+
+    def submit(self, header, array, encoding: str, t0: float, raw_msg) -> None:
+        """Hand a converted frame on: straight to ``process`` (dehaze), or via haze control (haze mode)."""
+        if self.haze is None:
+            self.process(header, array, encoding, t0, raw_msg, None)
+        else:
+            self.haze.submit(header, array, encoding, t0, raw_msg)
+
+    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> bool:
+        """Run the processor on one frame and publish the result; bad frames are counted, never raised."""
+        try:
+            result = self.processor.process(array, encoding, conditions)
+        except FrameRejected as exc:
+            self.reject(exc.reason, str(exc), raw_msg, header, array, encoding)
+            return False
+        except Exception as exc:  # a backend failure must not kill the node
+            self.get_logger().error(f"backend {self.processor.backend.name} failed on a frame: {exc!r}",
+                                    throttle_duration_sec=5.0)
+            self.reject("backend_error", repr(exc), raw_msg, header, array, encoding)
+            return False
+        self._image_pub.publish(conversions.to_image_msg(result.image, encoding, header))
+        self.stats.on_processed((time.perf_counter() - t0) * 1e3, result.backend_ms)
+        return True
+
+    def reject(self, reason: str, detail: str, raw_msg=None, header=None, array=None, encoding=None) -> None:
+        """Count a bad frame under ``reason``; publish it unchanged if ``passthrough_bad_frames``."""
+        passthrough = bool(self.values["passthrough_bad_frames"])
+        published = False
+        if passthrough and raw_msg is not None:
+            self._image_pub.publish(raw_msg)
+            published = True
+        elif passthrough and array is not None and header is not None:
+            try:
+                self._image_pub.publish(conversions.to_image_msg(array, encoding, header))
+                published = True
+            except ValueError:
+                published = False
+        self.stats.on_dropped(reason, detail, passed_through=published)
+        outcome = "passed through" if published else "dropped"
+        self.get_logger().warning(f"bad frame ({reason}): {detail} — {outcome}", throttle_duration_sec=2.0)
+
+    # ------------------------------------------------------------------ observability
+    def _publish_diagnostics(self) -> None:
+        summary = self.stats.snapshot()
+        backend = self.processor.backend
+        info = {"mode": self.mode, "backend": backend.name, "device": backend.device,
+                "input": self._image_sub.topic_name, "output": self._image_pub.topic_name,
+                "backend_notes": " | ".join(self.backend_notes)}
+        self._diag_pub.publish(to_diagnostic_array(
+            summary, f"{self.get_name()}: haze_ros {self.mode}", self.get_fully_qualified_name(), info,
+            self.stats.last_drop, self.get_clock().now().to_msg()))
+        now = time.monotonic()
+        if now - self._last_log >= self.values["log_period_s"]:
+            self._last_log = now
+            self.get_logger().info(format_summary(summary))
+
+    # ------------------------------------------------------------------ live parameters
+    def _on_set_parameters(self, changed) -> SetParametersResult:
+        changes = {p.name: p.value for p in changed}
+        reason = params.validate_changes(changes)
+        if reason is None:
+            reason = self._apply_changes(changes)
+        if reason is not None:
+            self.get_logger().warning(f"parameter change refused: {reason}")
+            return SetParametersResult(successful=False, reason=reason)
+        return SetParametersResult(successful=True)
+
+    def _apply_changes(self, changes: dict) -> Optional[str]:
+        """Apply validated changes atomically; a reason string if the backend refuses them."""
+        knobs = params.backend_knobs(changes)
+        if knobs:
+            unknown = sorted(set(knobs) - set(self.processor.backend.tunables()))
+            if unknown:
+                return f"backend {self.processor.backend.name!r} has no tunable {unknown}"
+            try:
+                self.processor.backend.configure(**knobs)
+            except ValueError as exc:
+                return f"backend refused {knobs}: {exc}"
+        new_values = dict(self.values)
+        new_values.update({k: v for k, v in changes.items() if k in params.BY_NAME})
+        if self.haze is not None:
+            reason = self.haze.reconfigure(new_values)
+            if reason:
+                return reason
+        if new_values["diagnostics_period_s"] != self.values["diagnostics_period_s"]:
+            self._diag_timer.cancel()
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(new_values["diagnostics_period_s"],
+                                                 self._publish_diagnostics)
+        self.values = new_values
+        return None
+
+    def destroy_node(self) -> None:
+        """Close the backend (sessions, engines) and destroy the node."""
+        processor = getattr(self, "processor", None)
+        if processor is not None:
+            processor.backend.close()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    """Entry point of ``haze_node`` / ``python -m haze_ros.ros.node --ros-args ...``; exit status.
+
+    Written for Humble as well as Jazzy/Kilted: ``rclpy.init()`` is not used as a context manager
+    (Humble's returns None); SIGINT and external shutdown both end in a clean exit.
+    """
+    rclpy.init(args=args)
+    logger = rclpy.logging.get_logger("haze_node")
+    node = None
+    try:
+        try:
+            node = HazeNode()
+        except (params.ParameterError, BackendError, ValueError) as exc:
+            logger.fatal(f"cannot start: {exc}")
+            return 1
+        except Exception as exc:  # e.g. a runtime failing in the warm-up frame
+            logger.fatal(f"cannot start (backend set-up or warm-up): {exc!r}")
+            return 1
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""One bag frame through the shared pipeline: CDR → array → ``FrameProcessor`` → array → CDR.
+
+Decoding and encoding use ``haze_ros.ros.conversions`` (the node's own conversions, duck-typed so
+they work on ``rosbags`` message dataclasses); processing uses ``haze_ros.core.processor`` with a
+backend from ``haze_ros.backends.factory``: the bag tool has no image pipeline of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from haze_ros.core.processor import FrameProcessor, FrameRejected
+from haze_ros.core.types import FrameConditions, HazeParams
+from haze_ros.ros import conversions
+from haze_ros.tools.bag_io import COMPRESSED_TYPE, IMAGE_TYPE
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_JPEG_QUALITY = 90
+# IJG / JPEG Annex K luminance quantisation table, natural (row-major) order.
+_STD_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.int64)
+_ZIGZAG = [r * 8 + c for r, c in sorted(((r, c) for r in range(8) for c in range(8)),
+                                        key=lambda p: (p[0] + p[1], p[0] if (p[0] + p[1]) % 2 else p[1]))]
+_STD_LUMA_ZIGZAG = _STD_LUMA[_ZIGZAG]
+
+
+def _ijg_table(quality: int) -> np.ndarray:
+    """Luminance table libjpeg writes for ``quality`` (1–100), zigzag order."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return np.clip((_STD_LUMA_ZIGZAG * scale + 50) // 100, 1, 255)
+
+
+def _first_luma_table(data: bytes) -> Optional[np.ndarray]:
+    """Return the first 8-bit quantisation table (id 0) of a JPEG stream, zigzag order; ``None`` if absent."""
+    pos, end = 2, len(data)
+    if data[:2] != b"\xff\xd8":
+        return None
+    while pos + 4 <= end and data[pos] == 0xFF:
+        marker, length = data[pos + 1], int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDB:
+            seg = data[pos + 4:pos + 2 + length]
+            if seg and seg[0] >> 4 == 0 and len(seg) >= 65:
+                return np.frombuffer(seg[1:65], np.uint8).astype(np.int64)
+            return None
+        if marker in (0xDA, 0xD9):  # start of scan / end: no table before it
+            return None
+        pos += 2 + length
+    return None
+
+
+def estimate_jpeg_quality(data) -> Optional[int]:
+    """IJG quality (1–100) whose luminance table matches this JPEG's best; ``None`` if not a JPEG.
+
+    Exact for files written by libjpeg/OpenCV with standard tables; for other encoders the closest
+    IJG quality (mean absolute table difference).
+    """
+    table = _first_luma_table(bytes(data[:4096]))
+    if table is None:
+        return None
+    errors = [np.abs(_ijg_table(q) - table).mean() for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
+
+
+def depth_to_metres(msg, scale_16u: float = 0.001) -> np.ndarray:
+    """Depth Image message → ``(H, W)`` float32 metres, ``inf`` where invalid (0, NaN, inf, < 0).
+
+    Encodings (REP 118): ``32FC1`` metres; ``16UC1``/``mono16`` integer units of ``scale_16u``
+    metres (millimetres by default). Decoding is ``physics.depth.depth_from_ros_image``; raises
+    ``ValueError`` for other encodings or short data.
+    """
+    from haze_ros.physics.depth import depth_from_ros_image
+
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if msg.encoding == "32FC1":
+        raw = np.asarray(msg.data, np.uint8)
+        if step < width * 4 or raw.size < height * step:
+            raise ValueError(f"32FC1 depth {width}x{height} with step {step} has {raw.size} bytes")
+        dtype = np.dtype(">f4" if msg.is_bigendian else "<f4")
+        plane = raw[:height * step].reshape(height, step)[:, :width * 4].copy().view(dtype)
+        return depth_from_ros_image(plane.astype(np.float32).reshape(height, width), "32FC1")
+    if msg.encoding in ("16UC1", "mono16"):
+        return depth_from_ros_image(conversions.image_to_array(msg), msg.encoding, scale_16u)
+    raise ValueError(f"depth encoding {msg.encoding!r} is not supported (use 32FC1 or 16UC1)")
+
+
+@dataclass
+class FrameTask:
+    """One image message to process. ``params`` is ``None`` in dehaze mode."""
+
+    index: int
+    msgtype: str
+    raw: bytes
+    params: Optional[HazeParams]
+    depth_m: Optional[np.ndarray]
+    header_ns: int = 0
+
+
+@dataclass
+class FrameResult:
+    """Outcome of one frame: ``raw`` is the output CDR (the input's bytes when ``reason`` is set)."""
+
+    raw: object  # bytes or memoryview
+    reason: Optional[str] = None
+    detail: str = ""
+    backend_ms: float = 0.0
+    header: object = None
+
+
+class FrameCodec:
+    """Decode → process → re-encode one message, with the bag's typestore and a ``FrameProcessor``.
+
+    Args:
+        processor: the shared pipeline (one per worker thread).
+        typestore: rosbags typestore of the input bag (deserialise and serialise with the same types).
+        jpeg_quality: JPEG quality for re-encoding; ``None`` = the input frame's estimated quality
+            (falling back to ``DEFAULT_JPEG_QUALITY`` when it cannot be read).
+    """
+
+    def __init__(self, processor: FrameProcessor, typestore, jpeg_quality: Optional[int] = None) -> None:
+        self.processor = processor
+        self.typestore = typestore
+        self.jpeg_quality = jpeg_quality
+
+    def run(self, task: FrameTask) -> FrameResult:
+        """Process ``task``; frames that cannot be decoded or are rejected come back unchanged."""
+        try:
+            msg = self.typestore.deserialize_cdr(task.raw, task.msgtype)
+        except Exception as exc:  # noqa: BLE001 - any serde failure means an undecodable frame
+            return FrameResult(task.raw, "undecodable", f"CDR does not deserialise: {exc}")
+        conditions = FrameConditions(depth_m=task.depth_m, haze=task.params)
+        header = getattr(msg, "header", None)
+        try:
+            if task.msgtype == IMAGE_TYPE:
+                out_msg, ms = self._image(msg, conditions)
+            elif task.msgtype == COMPRESSED_TYPE:
+                out_msg, ms = self._compressed(msg, conditions)
+            else:
+                raise ValueError(f"unsupported message type {task.msgtype}")
+        except (conversions.ConversionError, FrameRejected) as exc:
+            return FrameResult(task.raw, exc.reason, str(exc), header=header)
+        return FrameResult(self.typestore.serialize_cdr(out_msg, task.msgtype), None, "", ms, header)
+
+    def _image(self, msg, conditions: FrameConditions):
+        pixels = conversions.image_to_array(msg)
+        out = self.processor.process(pixels, msg.encoding, conditions)
+        step, data = conversions.array_to_image_fields(out.image, msg.encoding)
+        out_msg = dataclasses.replace(msg, step=step, data=data,
+                                      is_bigendian=int(conversions.is_host_bigendian()))
+        return out_msg, out.backend_ms
+
+    def _compressed(self, msg, conditions: FrameConditions):
+        pixels, encoding = conversions.decode_compressed(msg.format, msg.data)
+        quality = self.jpeg_quality or estimate_jpeg_quality(msg.data) or DEFAULT_JPEG_QUALITY
+        out = self.processor.process(pixels, encoding, conditions)
+        _fmt, data = conversions.encode_compressed(out.image, encoding, msg.format, quality)
+        # keep the input's format string verbatim: same codec, same stored layout
+        return dataclasses.replace(msg, data=np.frombuffer(data, np.uint8)), out.backend_ms

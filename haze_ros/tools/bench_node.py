@@ -1,0 +1,192 @@
+"""``haze_bench`` suites for the ROS layer: message conversions and the node itself.
+
+* ``suite_conversion``: sensor_msgs/Image → array view → processed-array → Image per frame (the
+  node's conversion in and out), and JPEG CompressedImage decoding, on real frames.
+* ``suite_node``: (1) the node's overhead excluding the algorithm, in one process: the subscription
+  callback is called directly (no DDS) and the backend's own time is subtracted per frame;
+  (2) end-to-end latency across processes over DDS: ``haze_node`` in a child process, this process
+  publishes a frame, waits for the output, then sends the next (ping-pong, no queueing), so each
+  sample is publish → DDS → convert → backend → convert → publish → DDS → callback.
+
+Rows have the keys of ``bench_common.ROW_KEYS``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from haze_ros.tools.bench_common import REPO, peak_traced_mb, size_label, stats_from_samples, time_call
+
+CONFIG = REPO / "config"
+CASES = (("dehaze", "dehaze.yaml", "dcp"), ("haze", "hazify.yaml", "physics"))
+
+
+def _frame(size: Tuple[int, int]) -> np.ndarray:
+    """A real dash-cam frame (data/samples) resized to ``size`` = (W, H), RGB uint8."""
+    import cv2
+
+    path = sorted((REPO / "data" / "samples" / "udacity_solidWhiteRight").glob("*.jpg"))[0]
+    return np.ascontiguousarray(cv2.resize(cv2.imread(str(path)), size, interpolation=cv2.INTER_AREA)[...,
+                                                                                                      ::-1])
+
+
+def _row(suite, case, size, backend, stats, peak=None, notes=""):
+    return {"suite": suite, "case": case, "size": size_label(size), "backend": backend, **stats,
+            "peak_mem_mb": peak, "notes": notes}
+
+
+def suite_conversion(sizes: Sequence[Tuple[int, int]], runs: int) -> List[dict]:
+    """Per size: Image → array → Image round trip (rgb8, bgr8), and JPEG CompressedImage decoding."""
+    from std_msgs.msg import Header
+
+    from haze_ros.ros import conversions
+
+    rows = []
+    for size in sizes:
+        rgb = _frame(size)
+        for encoding in ("rgb8", "bgr8"):
+            msg = conversions.to_image_msg(rgb, encoding, Header(frame_id="cam"))
+
+            def round_trip(msg=msg, encoding=encoding):
+                array = conversions.image_to_array(msg)
+                return conversions.to_image_msg(array, encoding, msg.header)
+            rows.append(_row("conversion", f"Image -> array -> Image ({encoding})", size, "-",
+                             time_call(round_trip, runs), peak_traced_mb(round_trip),
+                             "array view in (no copy), one copy out into the message"))
+        fmt, data = conversions.encode_compressed(rgb, "rgb8", "jpeg", 90)
+        rows.append(_row("conversion", "CompressedImage jpeg -> array", size, "-",
+                         time_call(lambda: conversions.decode_compressed(fmt, data), runs), None,
+                         f"OpenCV imdecode, quality 90, {len(data) / 1e3:.0f} kB"))
+    return rows
+
+
+def _in_process_overhead(size, runs: int) -> List[dict]:
+    """Node callback time minus backend time, per frame, with the node in this process."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from haze_ros.ros import conversions, params
+    from haze_ros.ros.node import HazeNode
+
+    rows = []
+    for mode, config, backend in CASES:
+        values = params.read_params_file(CONFIG / config)
+        values.update(warmup_width=size[0], warmup_height=size[1], max_pixels=size[0] * size[1])
+        context = Context()
+        rclpy.init(context=context, domain_id=_domain_id(7))
+        node = HazeNode(context=context, parameter_overrides=[Parameter(k, value=v) for k,
+                                                              v in values.items()])
+        try:
+            from std_msgs.msg import Header
+
+            msg = conversions.to_image_msg(_frame(size), "rgb8", Header(frame_id="cam"))
+            for _ in range(3):
+                node._on_image(msg)
+            node.stats = type(node.stats)()
+            for _ in range(runs):
+                node._on_image(msg)
+            latency, backend_ms = (np.asarray(v) for v in node.stats.window())
+        finally:
+            node.destroy_node()
+            rclpy.shutdown(context=context)
+        rows.append(_row("node", f"{mode}: overhead excl. algorithm (in-process)", size, backend,
+                         stats_from_samples(latency - backend_ms), None,
+                         f"callback p50 {np.median(latency):.2f} ms, backend p50 "
+                         f"{np.median(backend_ms):.2f} ms; convert in + processor checks + convert out + "
+                         "publish (serialise)"))
+    return rows
+
+
+def _domain_id(offset: int) -> int:
+    return 1 + (os.getpid() + 97 + offset) % 200
+
+
+def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dict:
+    """Ping-pong end-to-end latency (ms samples) through haze_node in a child process."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from haze_ros.ros import conversions
+
+    domain = _domain_id(11)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(CONFIG / "fastdds_shm.xml"))
+    os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", env["FASTDDS_DEFAULT_PROFILES_FILE"])
+    child = subprocess.Popen([sys.executable, "-m", "haze_ros.ros.node", "--ros-args", "--params-file",
+                              str(CONFIG / config), "-p", f"warmup_width:={size[0]}", "-p",
+                              f"warmup_height:={size[1]}", "-p", "log_period_s:=3600.0"],
+                             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    context = Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = rclpy.create_node("haze_bench_client", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    arrived = {}
+    out = "image_dehazed" if mode == "dehaze" else "image_hazed"
+    reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    sub = node.create_subscription(
+        Image, out, lambda m: arrived.setdefault(m.header.stamp.nanosec, time.perf_counter()), reliable)
+    pub = node.create_publisher(Image, "image_raw", reliable)
+    samples = []
+    try:
+        matched = lambda: pub.get_subscription_count() > 0 and sub.get_publisher_count() > 0  # noqa: E731
+        _spin_until(executor, matched, 60.0)
+        msg = conversions.to_image_msg(_frame(size), "rgb8", Header(frame_id="cam"))
+        stamp, lost = 0, 0
+        while len(samples) < runs:
+            stamp += 1
+            msg.header.stamp.nanosec = stamp
+            sent = time.perf_counter()
+            pub.publish(msg)
+            try:
+                _spin_until(executor, lambda: stamp in arrived, 5.0)
+            except TimeoutError:
+                lost += 1  # best-effort input: a lost frame is re-sent under a new stamp
+                if lost > max(3, runs // 5):
+                    raise
+                continue
+            if stamp > 3:  # the first three are warm-up
+                samples.append((arrived[stamp] - sent) * 1e3)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+        child.send_signal(subprocess.signal.SIGINT)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]).name
+    return _row("node", f"{mode}: end-to-end over DDS (2 processes)", size, backend,
+                stats_from_samples(samples), None,
+                f"ping-pong publish -> output callback, incl. algorithm; Fast DDS profile {profile}; "
+                f"{lost} frame(s) without answer in 5 s (re-sent)")
+
+
+def _spin_until(executor, condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer from haze_node within {timeout} s")
+        executor.spin_once(timeout_sec=0.01)
+
+
+def suite_node(sizes: Sequence[Tuple[int, int]], runs: int) -> List[dict]:
+    """Per size: node overhead excluding the algorithm (in-process) and end-to-end latency over DDS."""
+    rows = []
+    for size in sizes:
+        rows += _in_process_overhead(size, runs)
+        for mode, config, backend in CASES:
+            rows.append(_cross_process(size, runs, mode, config, backend))
+    return rows

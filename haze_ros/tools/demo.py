@@ -1,0 +1,260 @@
+"""``haze_demo``: the package's main job on the shipped bag, end to end over DDS, in about 30 s.
+
+    haze_demo [--mode both|haze|dehaze] [--out DIR]       (./scripts/demo.sh runs this)
+
+* ``both`` (default): replay of ``data/demo/demo_bag`` (10 clear Udacity highway frames, JPEG) →
+  ``haze_node`` in haze mode (physics, eq. (1), depth-free flat-road approximation) → a second
+  ``haze_node`` in dehaze mode (dark channel prior) → ``haze_record``. Picture: input | hazed | dehazed.
+* ``haze``: replay → haze node → recorder. Picture: input | hazed.
+* ``dehaze``: the bag is first hazed offline with the bag tool (``haze_bag`` pipeline), then that
+  hazy bag is replayed into the dehaze node. Picture: clear | hazy | dehazed.
+
+Every node, the replay and the recorder run as separate processes on a private ROS domain
+(``ROS_DOMAIN_ID``, overridable with ``HAZE_DEMO_DOMAIN_ID``) with the Fast DDS shared-memory
+profile of ``config/fastdds_shm.xml``. Writes to ``--out``: ``recorded/`` (the processed bag),
+``side_by_side.png``, ``summary.json``, ``logs/``; prints frames in/out, drops and latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from haze_ros.tools import bag_io, demo_report
+
+NS = "/demo/camera"
+TOPIC_IN = f"{NS}/image_raw/compressed"
+HAZED, DEHAZED = f"{NS}/image_hazed", f"{NS}/image_dehazed"
+
+
+def package_path(*parts: str) -> Path:
+    """Locate a file of the package: the source checkout first, then the installed share/haze_ros."""
+    local = Path(__file__).resolve().parents[2].joinpath(*parts)
+    if local.exists():
+        return local
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("haze_ros")).joinpath(*parts)
+
+
+def demo_env() -> Dict[str, str]:
+    """Environment for the demo's processes: private domain, loopback discovery, SHM profile."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = os.environ.get("HAZE_DEMO_DOMAIN_ID", str(101 + os.getpid() % 100))
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(package_path("config", "fastdds_shm.xml"))
+    env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Proc:
+    """A child process whose output goes to a log file; lines are also kept for ``wait_line``."""
+
+    def __init__(self, name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> None:
+        self.name, self.lines = name, []
+        self.log = (log_dir / f"{name}.log").open("w")
+        self.popen = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True, start_new_session=True)
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.append(line)
+            self.log.write(line)
+            self.log.flush()
+
+    def wait_line(self, text: str, timeout_s: float) -> bool:
+        """Wait until a line containing ``text`` was printed (True) or timeout / exit (False)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.popen.poll() is not None:
+                self._reader.join(1.0)
+                return any(text in line for line in self.lines)
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout_s: float = 10.0) -> Optional[int]:
+        """SIGINT, then SIGKILL after ``timeout_s``; returns the exit status."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._reader.join(2.0)
+        self.log.close()
+        return self.popen.returncode
+
+
+def node_cmd(mode: str, args, input_transport: str, remaps: List[str]) -> List[str]:
+    """Command line of a ``haze_node`` in the demo namespace."""
+    config = package_path("config", "hazify.yaml" if mode == "haze" else "dehaze.yaml")
+    cmd = [sys.executable, "-m", "haze_ros.ros.node", "--ros-args", "--params-file", str(config),
+           "-p", f"input_transport:={input_transport}", "-r", f"__ns:={NS}",
+           "-r", f"__node:={'haze_node' if mode == 'haze' else 'dehaze_node'}"]
+    if mode == "haze":
+        cmd += ["-p", f"haze.visibility_m:={args.visibility}"]
+    else:
+        cmd += ["-p", f"backend:={args.dehaze_backend}"]
+    for remap in remaps:
+        cmd += ["-r", remap]
+    return cmd
+
+
+def wait_subscribers(topic_counts: Dict[str, int], env: Dict[str, str], timeout_s: float) -> bool:
+    """Wait (graph query from a helper process) until each topic has at least N subscribers."""
+    code = ("import rclpy,sys,time,json\nrclpy.init()\nn=rclpy.create_node('haze_demo_probe')\n"
+            f"want=json.loads({json.dumps(json.dumps(topic_counts))})\nend=time.monotonic()+{timeout_s}\n"
+            "while time.monotonic()<end:\n"
+            "    if all(n.count_subscribers(t)>=c for t,c in want.items()): sys.exit(0)\n"
+            "    rclpy.spin_once(n,timeout_sec=0.1)\nsys.exit(1)\n")
+    return subprocess.run([sys.executable, "-c", code], env=env, timeout=timeout_s + 30).returncode == 0
+
+
+def prepare_input(args, out: Path) -> Path:
+    """Return the bag to replay: the shipped clear bag, or (dehaze mode) a copy hazed by the bag tool."""
+    if args.mode != "dehaze":
+        return args.bag
+    from haze_ros.tools.bag_cli import main as haze_bag
+
+    hazy = out / "hazy_input"
+    code = haze_bag([str(args.bag), str(hazy), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
+                     str(args.visibility), "--overwrite", "--no-progress"])
+    if code != 0:
+        raise RuntimeError("haze_bag could not haze the demo bag")
+    return hazy
+
+
+def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
+    """Start nodes and recorder, replay ``bag``, wait for the recording; returns the replay report."""
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs: List[Proc] = []
+    n_frames = _count(bag, TOPIC_IN)
+    try:
+        record_topics, probe = [], {}
+        if args.mode in ("both", "haze"):
+            procs.append(Proc("haze_node", node_cmd("haze", args, "compressed", []), env, logs))
+            record_topics += [HAZED, f"{HAZED}/haze_params"]
+        if args.mode in ("both", "dehaze"):
+            transport, remaps = ("raw", ["image_raw:=image_hazed", "camera_info:=image_hazed/camera_info"]) \
+                if args.mode == "both" else ("compressed", [])
+            procs.append(Proc("dehaze_node", node_cmd("dehaze", args, transport, remaps), env, logs))
+            record_topics += [DEHAZED]
+            if args.mode == "both":
+                probe[HAZED] = 2  # the dehaze node and the recorder
+        record_cmd = [sys.executable, "-m", "haze_ros.tools.record", str(out / "recorded"), "--count",
+                      str(n_frames), "--idle-timeout", "5", "--wait-topics", str(args.timeout), "--overwrite"]
+        for topic in record_topics:
+            record_cmd += ["--topic", topic]
+        recorder = Proc("recorder", record_cmd, env, logs)
+        procs.append(recorder)
+        if not recorder.wait_line("haze_record: recording", args.timeout):
+            raise RuntimeError("the recorder did not start recording "
+                               "(see logs/recorder.log, logs/*_node.log)")
+        if probe and not wait_subscribers(probe, env, args.timeout):
+            raise RuntimeError(f"no dehaze node subscribed to {HAZED} (see logs/dehaze_node.log)")
+        report_path = out / "replay_report.json"
+        replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag),
+                                 "--rate", str(args.rate), "--wait-for", TOPIC_IN,
+                                 "--wait-subscribers", str(args.timeout), "--require-subscribers", "--report",
+                                 str(report_path)], env, logs)
+        procs.append(replay)
+        if replay.popen.wait(args.timeout) != 0:
+            raise RuntimeError("replay failed (see logs/replay.log)")
+        recorder.popen.wait(args.timeout)
+        if recorder.stop() != 0:
+            raise RuntimeError("the recorder failed (see logs/recorder.log)")
+        return json.loads(report_path.read_text())
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def _count(bag: Path, topic: str) -> int:
+    with bag_io.open_input(bag) as reader:
+        return sum(c.msgcount for c in reader.connections if c.topic == topic)
+
+
+def summarise(args, out: Path, bag: Path, report: dict) -> dict:
+    """Picture + counts + latency from the input bag, the recorded bag and the replay report."""
+    recorded = out / "recorded"
+    columns = [("input (clear)", demo_report.frames_by_stamp(args.bag, TOPIC_IN))]
+    if args.mode == "dehaze":
+        columns.append(("hazy (haze_bag)", demo_report.frames_by_stamp(bag, TOPIC_IN)))
+    outputs = [t for t in (HAZED, DEHAZED) if args.mode == "both" or (t == HAZED) == (args.mode == "haze")]
+    for topic in outputs:
+        label = "hazed (haze_node)" if topic == HAZED else f"dehazed (haze_node, {args.dehaze_backend})"
+        columns.append((label, demo_report.frames_by_stamp(recorded, topic)))
+    stamps = sorted(columns[0][1])
+    picture = demo_report.side_by_side(columns, stamps, out / "side_by_side.png")
+    published = {p["header_stamp_ns"]: p["wall_ns"] for p in report["publications"] if p["topic"] == TOPIC_IN}
+    per_topic = {}
+    for topic in outputs:
+        received = demo_report.receive_times(recorded, topic)
+        latency = demo_report.latency_ms(published, received)
+        per_topic[topic] = {"frames_out": len(received), "dropped": len(published) - len(received),
+                            "latency_ms": demo_report.percentiles(latency)}
+    return {"mode": args.mode, "input_bag": str(bag), "frames_in": len(published),
+            "replay_rate_msgs_per_s": report["achieved_rate_msgs_per_s"], "outputs": per_topic,
+            "recorded_bag": str(recorded), "picture": str(picture), "domain_id": None}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``haze_demo``; returns 0 when every frame came out, else 1."""
+    parser = argparse.ArgumentParser(prog="haze_demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=["both", "haze", "dehaze"], default="both")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"))
+    parser.add_argument("--bag", type=Path, default=None,
+                        help="bag to replay (default: the shipped demo bag)")
+    parser.add_argument("--rate", type=float, default=0.5, help="replay speed (default 0.5: 5 frames/s)")
+    parser.add_argument("--visibility", type=float, default=80.0,
+                        help="haze visibility in metres (default 80)")
+    parser.add_argument("--dehaze-backend", default="dcp", help="dehaze node backend (dcp, auto, model ...)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for each step, seconds")
+    args = parser.parse_args(argv)
+    args.bag = args.bag or package_path("data", "demo", "demo_bag")
+    out = args.out
+    if (out / "recorded").exists():
+        shutil.rmtree(out / "recorded")
+    out.mkdir(parents=True, exist_ok=True)
+    env = demo_env()
+    started = time.monotonic()
+    try:
+        bag = prepare_input(args, out)
+        report = run_graph(args, out, bag, env)
+        summary = summarise(args, out, bag, report)
+    except (RuntimeError, subprocess.TimeoutExpired, bag_io.BagToolError) as exc:
+        print(f"haze_demo: failed: {exc}", file=sys.stderr)
+        return 1
+    summary["domain_id"] = int(env["ROS_DOMAIN_ID"])
+    summary["wall_time_s"] = round(time.monotonic() - started, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"haze_demo ({args.mode}): {summary['frames_in']} frames replayed over DDS "
+          f"(domain {summary['domain_id']}) in {summary['wall_time_s']} s")
+    for topic, row in summary["outputs"].items():
+        lat = row["latency_ms"]
+        print(f"  {topic}: {row['frames_out']}/{summary['frames_in']} frames out, {row['dropped']} dropped, "
+              f"latency p50 {lat['p50']} ms / p95 {lat['p95']} ms (replay publish -> recorder receive)")
+    print(f"  processed bag: {summary['recorded_bag']}\n  picture: {summary['picture']}\n"
+          f"  summary: {out / 'summary.json'}")
+    complete = all(row["dropped"] == 0 for row in summary["outputs"].values())
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

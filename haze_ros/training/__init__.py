@@ -1,0 +1,1 @@
+"""Training of the shared-latent MMD-VAE/GAN: config, losses, data, trainer, checkpoints, CLI."""

@@ -1,0 +1,75 @@
+"""``haze_train --config config/train/<preset>.yaml [section.key=value ...]`` (also under ``torchrun``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from haze_ros.training.config import ConfigError
+from haze_ros.training.config_io import load_train_config
+
+LOG = logging.getLogger("haze_train")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        prog="haze_train", description="Train the shared-latent MMD-VAE/GAN (dehazing + haze synthesis).")
+    parser.add_argument("--config", required=True, type=Path, help="training YAML (config/train/*.yaml)")
+    parser.add_argument("--resume", default=None, help="checkpoint to resume from (overrides run.resume)")
+    parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. run.iterations=1000")
+    return parser.parse_args(argv)
+
+
+def _resolve(path_text: str) -> Path:
+    """Relative data/output paths are taken from the repository root (``../shared/data`` convention)."""
+    path = Path(path_text)
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status (2 for configuration errors)."""
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_train_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"haze_train: invalid config: {exc}", file=sys.stderr)
+        return 2
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world_size > 1:
+        torch.distributed.init_process_group("gloo")
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    try:
+        from haze_ros.training.data import HazeTrainingData, validation_images
+        from haze_ros.training.loop import TrainingRun
+        from haze_ros.training.trainer import Trainer
+        root = _resolve(config.data.root)
+        trainer = Trainer(config, torch.device(config.run.device), rank, world_size)
+        data = HazeTrainingData(config.data, root)
+        val = validation_images(config.data, root, config.run.seed) if rank == 0 else []
+        run = TrainingRun(trainer, data, val, _resolve(config.run.output_dir))
+        resume = args.resume or config.run.resume
+        if resume:
+            run.resume(resume)
+        metrics = run.fit()
+        if rank == 0:
+            LOG.info("finished at step %d: %s", trainer.step, metrics)
+    except (OSError, ValueError) as exc:
+        print(f"haze_train: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if world_size > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

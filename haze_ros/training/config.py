@@ -1,0 +1,133 @@
+"""Typed, validated training configuration: YAML (``yaml.safe_load``) → frozen dataclasses.
+
+Unknown keys are errors; every section has its own dataclass. ``key=value`` overrides from the
+command line use dotted paths (``loss.lambda_m=0.1``) and YAML scalars for values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
+
+from haze_ros.networks.config import NetworkConfig, preset_config
+
+
+class ConfigError(ValueError):
+    """The training configuration is invalid (the message names the key)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Run control. ``output_dir`` receives checkpoints, TensorBoard logs, samples and the resolved config."""
+
+    output_dir: str = "runs/edge"
+    seed: int = 0
+    iterations: int = 250_000
+    checkpoint_every: int = 10_000
+    val_every: int = 10_000
+    log_every: int = 50
+    sample_every: int = 10_000
+    threads: int = 0            # torch intra-op threads; 0 = leave torch's default
+    device: str = "cpu"
+    max_nonfinite_steps: int = 20
+    resume: str = ""            # checkpoint (either file of the pair, or the stem) to resume from
+    keep_last: int = 3          # periodic checkpoints kept on disk (best and last always kept)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights and variants (paper defaults: λ_m = 0.01, λ_adv = 1, λ_recon = 10, BCE, MMD).
+
+    ``mmd_bandwidth_scales``: the kernel's σ² = scale · C (C = latent channels), one kernel per scale.
+    ``lambda_paired``: optional supervised L1 on paired synthetic samples (0 = the paper, unpaired),
+    applied to both translations through the posterior mean (the inference path).
+    """
+
+    latent_divergence: str = "mmd"     # "mmd" (the paper) or "kl" (UNIT, ablation)
+    gan_mode: str = "bce"              # "bce" (the paper) or "lsgan" (UNIT)
+    lambda_m: float = 0.01
+    lambda_adv: float = 1.0
+    lambda_recon: float = 10.0
+    lambda_paired: float = 0.0
+    mmd_bandwidth_scales: Tuple[float, ...] = (0.25, 1.0, 4.0)
+    mmd_max_samples: int = 512
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam for both the generator side and the discriminators (paper: lr 1e-4, betas (0.5, 0.999))."""
+
+    lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Data from ``root`` (../shared/data) following the paper's recipe, split by FRIDA2 scene.
+
+    Synthetic hazy: I = J·t + A·(1 − t), t = exp(−β·d / ``beta_unit_m``), A ~ U(airlight_range) per
+    channel and β ~ U(beta_range) drawn freshly for every sample. Scene lists are FRIDA2 numbers.
+    """
+
+    root: str = "../shared/data"
+    crop: int = 256
+    batch_size: int = 1
+    train_scenes: Tuple[int, ...] = tuple(range(1, 41))
+    val_scenes: Tuple[int, ...] = tuple(range(41, 45))
+    test_scenes: Tuple[int, ...] = tuple(range(45, 67))
+    beta_range: Tuple[float, float] = (0.8, 1.6)
+    beta_unit_m: float = 100.0
+    airlight_range: Tuple[float, float] = (0.8, 1.0)
+    real_clear: bool = True            # add udacity_clear_highway to the clear domain
+    real_hazy: bool = True             # add dawn_fog to the hazy domain
+    real_probability: float = 0.3      # chance that a domain sample is a real image (when enabled)
+    real_width: int = 640              # real images are resized to this width first
+    paired_fraction: float = 0.0       # chance that (hazy, clear) is one synthetic pair
+    val_haze_draws: int = 2            # fixed-seed haze draws per validation scene
+    val_max_images: int = 8
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The whole training configuration."""
+
+    model: NetworkConfig = field(default_factory=lambda: preset_config("edge"))
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain JSON/YAML-serialisable dict (tuples as lists)."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_scene_list(value: Any, key: str) -> Tuple[int, ...]:
+    """Scene numbers from a list of ints and/or ``"a-b"`` ranges (inclusive), e.g. ``["1-40", 50]``."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    scenes = []
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool):
+            scenes.append(item)
+        elif isinstance(item, str) and "-" in item:
+            low, _, high = item.partition("-")
+            try:
+                scenes.extend(range(int(low), int(high) + 1))
+            except ValueError:
+                raise ConfigError(f"{key}: bad scene range {item!r}") from None
+        else:
+            raise ConfigError(f"{key}: scene entries must be integers or 'a-b' ranges, got {item!r}")
+    if not scenes:
+        raise ConfigError(f"{key}: empty scene list")
+    return tuple(scenes)

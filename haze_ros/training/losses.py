@@ -1,0 +1,146 @@
+"""Loss functions of the paper, each a pure function of tensors (no module state, no randomness).
+
+Notation (paper Sec. 3): hazy domain I, clear domain J; z_i ~ q_I(z|x_i) = N(E_μ,I(x_i), I);
+x_{i→j} = G_J(z_i); x_{i→j→i} = G_I(z ~ q_J(z|x_{i→j})). Images are in the networks' range [−1, 1].
+
+Latent codes are spatial maps ``(B, C, h, w)``; for the MMD each pixel's C-vector is one sample of
+the code distribution (:func:`latent_samples`), so a batch of one image gives ``h·w`` samples of
+dimension C, compared with as many samples of the prior N(0, I_C).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def latent_samples(z: torch.Tensor) -> torch.Tensor:
+    """Flatten a code map ``(B, C, h, w)`` into ``(B·h·w, C)`` per-pixel code vectors."""
+    if z.dim() != 4:
+        raise ValueError(f"expected a (B, C, h, w) code map, got shape {tuple(z.shape)}")
+    return z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
+
+
+def gaussian_kernel(a: torch.Tensor, b: torch.Tensor, sigmas2: Sequence[float]) -> torch.Tensor:
+    """Sum over bandwidths of k(a, b) = exp(−‖a − b‖² / (2σ²)); ``a`` (m, d), ``b`` (n, d) → (m, n)."""
+    if not sigmas2:
+        raise ValueError("at least one bandwidth is needed")
+    sq_dist = (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1).unsqueeze(0) - 2.0 * a @ b.t()).clamp_min(0.0)
+    return sum(torch.exp(-sq_dist / (2.0 * s2)) for s2 in sigmas2)
+
+
+def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor, sigmas2: Sequence[float]) -> torch.Tensor:
+    """Unbiased squared MMD of eq. (8) between samples ``x`` (m, d) and ``y`` (n, d); m, n ≥ 2.
+
+    MMD²[F, X, Y] = 1/(m(m−1)) Σ_{i≠j} k(x_i, x_j) + 1/(n(n−1)) Σ_{i≠j} k(y_i, y_j)
+                    − 2/(mn) Σ_{i,j} k(x_i, y_j),
+    with the Gaussian kernel k(x, x') = exp(−‖x − x'‖² / (2σ²)) summed over ``sigmas2`` (σ² values).
+    Can be slightly negative (unbiased estimator); 0 in expectation iff the distributions match.
+    """
+    m, n = x.shape[0], y.shape[0]
+    if m < 2 or n < 2:
+        raise ValueError(f"the unbiased MMD needs at least 2 samples per set, got {m} and {n}")
+    k_xx, k_yy = gaussian_kernel(x, x, sigmas2), gaussian_kernel(y, y, sigmas2)
+    k_xy = gaussian_kernel(x, y, sigmas2)
+    sum_xx = k_xx.sum() - k_xx.diagonal().sum()
+    sum_yy = k_yy.sum() - k_yy.diagonal().sum()
+    return sum_xx / (m * (m - 1)) + sum_yy / (n * (n - 1)) - 2.0 * k_xy.sum() / (m * n)
+
+
+def mmd_to_prior(z: torch.Tensor, prior: torch.Tensor, sigmas2: Sequence[float]) -> torch.Tensor:
+    """MMD(q(z|x) ‖ p_η(z)) of eqs. (9)–(12): eq. (8) between codes and prior samples.
+
+    ``z``: code map ``(B, C, h, w)`` (sampled z = μ + η) or already flattened ``(m, C)``;
+    ``prior``: ``(n, C)`` samples of N(0, I) drawn by the caller (kept pure and seedable).
+    """
+    samples = latent_samples(z) if z.dim() == 4 else z
+    return mmd2_unbiased(samples, prior, sigmas2)
+
+
+def kl_to_prior(mu: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, I) ‖ N(0, I)) per latent dimension, averaged: mean(μ²) / 2 (UNIT's objective, ablation).
+
+    ``mu``: posterior means of any shape. UNIT uses mean(μ²); the factor 1/2 of the exact KL is kept.
+    """
+    return 0.5 * mu.pow(2).mean()
+
+
+def reconstruction_l1(x_rec: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """−log p_G(x|z) up to constants for a unit Laplace likelihood: mean |x_rec − x| (as UNIT)."""
+    return (x_rec - x).abs().mean()
+
+
+def vae_loss(divergence: torch.Tensor, x_rec: torch.Tensor, x: torch.Tensor,
+             lambda_m: float, lambda_recon: float) -> torch.Tensor:
+    """MMD-VAE loss of eqs. (9)/(10): λ_m·MMD(q(z|x) ‖ p_η(z)) − λ_recon·E[log p_G(x|z)].
+
+    ``divergence`` is the precomputed latent term (MMD, or KL for the ablation); the likelihood term
+    is :func:`reconstruction_l1` of the reconstruction ``x_rec`` = G(z ~ q(z|x)) against ``x``.
+    """
+    return lambda_m * divergence + lambda_recon * reconstruction_l1(x_rec, x)
+
+
+def cycle_loss(divergence_source: torch.Tensor, divergence_translated: torch.Tensor,
+               x_cycle: torch.Tensor, x: torch.Tensor, lambda_m: float, lambda_recon: float) -> torch.Tensor:
+    """MMD-VAE cycle-consistency of eqs. (11)/(12).
+
+    For the hazy domain:
+
+    L_cc_I = λ_m·MMD(q_I(z_i|x_i) ‖ p_η) + λ_m·MMD(q_J(z_j|x_{i→j}) ‖ p_η)
+             − λ_recon·E_{z_j ~ q_J(z_j|x_{i→j})}[log p_{G_I}(x_i|z_j)],
+    with the likelihood as L1 between the cycle reconstruction ``x_cycle`` = x_{i→j→i} and ``x``.
+    """
+    return (lambda_m * divergence_source + lambda_m * divergence_translated
+            + lambda_recon * reconstruction_l1(x_cycle, x))
+
+
+def _per_scale(logits) -> Sequence[torch.Tensor]:
+    return logits if isinstance(logits, (list, tuple)) else [logits]
+
+
+def discriminator_loss(real_logits, fake_logits, mode: str = "bce", lambda_adv: float = 1.0) -> torch.Tensor:
+    """Compute the discriminator's side of eqs. (2)/(3), as a loss to minimise, summed over scales.
+
+    ``bce`` (the paper): max E[log D(x)] + E[log(1 − D(G(z)))] ⇔ min BCE(D(x), 1) + BCE(D(G(z)), 0),
+    with D(·) = sigmoid(logits). ``lsgan`` (UNIT): min E[(D(x) − 1)²] + E[D(G(z))²] on raw outputs.
+    ``real_logits`` / ``fake_logits``: a tensor or a list of per-scale tensors (multi-scale D).
+    """
+    total = 0.0
+    for real, fake in zip(_per_scale(real_logits), _per_scale(fake_logits)):
+        if mode == "bce":
+            total = total + F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) \
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        elif mode == "lsgan":
+            total = total + (real - 1.0).pow(2).mean() + fake.pow(2).mean()
+        else:
+            raise ValueError(f"gan mode must be 'bce' or 'lsgan', got {mode!r}")
+    return lambda_adv * total
+
+
+def generator_adversarial_loss(fake_logits, mode: str = "bce", lambda_adv: float = 1.0) -> torch.Tensor:
+    """Compute the encoder/generator side of eqs. (2)/(3), summed over scales.
+
+    ``bce``: the non-saturating form of min E[log(1 − D(G(z)))], i.e. min BCE(D(G(z)), 1)
+    (Goodfellow et al.; the paper's log loss). ``lsgan``: min E[(D(G(z)) − 1)²].
+    """
+    total = 0.0
+    for fake in _per_scale(fake_logits):
+        if mode == "bce":
+            total = total + F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+        elif mode == "lsgan":
+            total = total + (fake - 1.0).pow(2).mean()
+        else:
+            raise ValueError(f"gan mode must be 'bce' or 'lsgan', got {mode!r}")
+    return lambda_adv * total
+
+
+def total_loss(vae_hazy: torch.Tensor, vae_clear: torch.Tensor, gan_hazy: torch.Tensor,
+               gan_clear: torch.Tensor, cc_hazy: torch.Tensor, cc_clear: torch.Tensor) -> torch.Tensor:
+    """Total objective of eq. (13) for the encoders/generators.
+
+    L = L_VAE_I + L_VAE_J + L_GAN_I + L_GAN_J + L_cc_I + L_cc_J
+    (the λ weights are already inside each term; the discriminators maximise the GAN terms).
+    """
+    return vae_hazy + vae_clear + gan_hazy + gan_clear + cc_hazy + cc_clear

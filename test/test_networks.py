@@ -1,0 +1,139 @@
+"""Networks of the shared-latent VAE-GAN: shapes, ranges, determinism, weight sharing, ONNX export."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from haze_ros.core.types import Direction
+from haze_ros.networks.config import (NetworkConfig, network_config_from_dict, preset_config)
+from haze_ros.networks.discriminator import MultiScaleDiscriminator
+from haze_ros.networks.translator import OneDirectionTranslator
+from haze_ros.networks.vae import SharedLatentVAE
+
+
+def small(preset: str) -> NetworkConfig:
+    """The preset's structure at a small width (fast tests)."""
+    cfg = preset_config(preset)
+    return dataclasses.replace(cfg, channels=4, max_channels=16,
+                               discriminator=dataclasses.replace(cfg.discriminator, channels=4, n_layers=3))
+
+
+@pytest.mark.parametrize("preset", ["paper", "edge"])
+@pytest.mark.parametrize("size", [(17, 23), (32, 32), (5, 3), (1, 1)])
+def test_translator_shapes_and_range_for_odd_sizes(preset, size):
+    torch.manual_seed(0)
+    translator = OneDirectionTranslator(small(preset), Direction.DEHAZE).eval()
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        y = translator(x)
+    assert y.shape == x.shape and y.dtype == torch.float32
+    assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+    assert translator.size_multiple == 4 and translator.preset == preset
+
+
+@pytest.mark.parametrize("preset", ["paper", "edge"])
+def test_vae_code_and_generator_shapes(preset):
+    cfg = small(preset)
+    vae = SharedLatentVAE(cfg)
+    x = torch.rand(1, 3, 24, 36) * 2 - 1
+    for domain in ("hazy", "clear"):
+        mu = vae.encode(x, domain)
+        assert mu.shape == (1, cfg.latent_channels, 6, 9)
+        out = vae.decode(mu, "clear" if domain == "hazy" else "hazy")
+        assert out.shape == x.shape and float(out.abs().max()) <= 1.0
+
+
+def test_full_size_presets_match_the_documented_architecture():
+    paper, edge = preset_config("paper"), preset_config("edge")
+    assert (paper.channels, paper.n_downsample, paper.n_res_private + paper.n_res_shared) == (64, 2, 4)
+    assert paper.latent_channels == 256
+    assert edge.n_downsample == 2 and edge.n_res_shared == 1 and edge.latent_channels == 32
+    n_edge = sum(p.numel() for p in OneDirectionTranslator(edge, "dehaze").parameters())
+    assert n_edge < 200_000  # a few hundred kB of weights per direction
+
+
+def test_translator_is_deterministic_and_uses_the_posterior_mean():
+    torch.manual_seed(1)
+    cfg = small("edge")
+    vae = SharedLatentVAE(cfg)
+    translator = OneDirectionTranslator(cfg, "haze")
+    translator.encoder.load_state_dict(vae.encoder_clear.state_dict())
+    translator.encoder_shared.load_state_dict(vae.encoder_shared.state_dict())
+    translator.decoder_shared.load_state_dict(vae.decoder_shared.state_dict())
+    translator.decoder.load_state_dict(vae.decoder_hazy.state_dict())
+    x = torch.rand(1, 3, 16, 20)
+    with torch.no_grad():
+        first, second = translator(x), translator(x)
+        expected = (vae.decode(vae.encode(x * 2 - 1, "clear"), "hazy") + 1) / 2
+    assert torch.equal(first, second)
+    torch.testing.assert_close(first, expected.clamp(0, 1), rtol=0, atol=1e-6)
+
+
+def test_shared_layers_are_one_module_used_by_both_domains():
+    torch.manual_seed(2)
+    vae = SharedLatentVAE(small("paper"))
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    loss = vae.decode(vae.encode(x, "hazy"), "hazy").sum()
+    loss.backward()
+    assert all(p.grad is not None for p in vae.encoder_shared.parameters())
+    assert all(p.grad is not None for p in vae.decoder_shared.parameters())
+    assert all(p.grad is None for p in vae.encoder_clear.parameters())
+    assert all(p.grad is None for p in vae.decoder_clear.parameters())
+    # Changing the shared weights changes both domains' codes.
+    before = [vae.encode(x, d).detach() for d in ("hazy", "clear")]
+    with torch.no_grad():
+        for p in vae.encoder_shared.parameters():
+            p.add_(0.5)
+    after = [vae.encode(x, d).detach() for d in ("hazy", "clear")]
+    assert all(not torch.allclose(b, a) for b, a in zip(before, after))
+    names = [n for n, _ in vae.named_parameters()]
+    assert not any(n.startswith("encoder_hazy.") and "shared" in n for n in names)
+
+
+def test_reparameterised_sample_is_seeded_and_unit_variance():
+    mu = torch.zeros(1, 8, 32, 32)
+    a = SharedLatentVAE.sample_latent(mu, torch.Generator().manual_seed(3))
+    b = SharedLatentVAE.sample_latent(mu, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert abs(float(a.std()) - 1.0) < 0.05 and abs(float(a.mean())) < 0.05
+
+
+def test_multiscale_discriminator_outputs_one_logit_map_per_scale():
+    cfg = small("paper").discriminator
+    dis = MultiScaleDiscriminator(cfg)
+    outputs = dis(torch.rand(2, 3, 64, 48))
+    assert [tuple(o.shape) for o in outputs] == [(2, 1, 8, 6), (2, 1, 4, 3), (2, 1, 2, 1)]
+
+
+def test_network_config_rejects_bad_values_and_unknown_keys():
+    with pytest.raises(ValueError, match="unknown"):
+        network_config_from_dict({"channels": 8, "colour": 1})
+    with pytest.raises(ValueError, match="stem_kernel"):
+        NetworkConfig(stem_kernel=4)
+    with pytest.raises(ValueError, match="channels"):
+        NetworkConfig(channels=0)
+    cfg = preset_config("edge")
+    assert network_config_from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown network preset"):
+        preset_config("huge")
+
+
+def test_onnx_export_keeps_height_and_width_dynamic(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(4)
+    translator = OneDirectionTranslator(small("edge"), "dehaze").eval()
+    path = tmp_path / "t.onnx"
+    torch.onnx.export(translator, (torch.rand(1, 3, 32, 48),), str(path), input_names=["image"],
+                      output_names=["output"], opset_version=17, dynamo=False,
+                      dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                    "output": {0: "batch", 2: "height", 3: "width"}})
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in [(1, 3, 37, 51), (2, 3, 64, 30)]:
+        x = torch.rand(*shape)
+        got = session.run(None, {"image": x.numpy()})[0]
+        with torch.no_grad():
+            expected = translator(x).numpy()
+        assert got.shape == shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -1,0 +1,109 @@
+"""The live loop over real DDS: haze_replay (5 Hz) → haze_node (haze mode) → haze_record.
+
+Every frame of the bag must come out of the node and into the recorded bag, with the input's
+header (stamp and frame_id) on each hazed image and on its haze_params. Private ROS domain,
+waits on readiness lines and subscriber counts with timeouts (no fixed sleeps).
+"""
+
+import json
+import os
+import sys
+
+import pytest
+from conftest import REPO, isolated_ros_domain_id, shared_data
+
+from haze_ros.tools import demo_report
+from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag
+from haze_ros.tools.bag_io import open_input
+from haze_ros.tools.demo import Proc
+
+N_FRAMES = 10
+TOPIC = "/loop/cam/image_raw"
+
+
+def _env():
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(isolated_ros_domain_id())
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm.xml")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _headers(bag, topic):
+    with open_input(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == topic]
+        msgs = [reader.deserialize(raw, c.msgtype) for c, _t, raw in reader.messages(conns)]
+    return [(m.header.stamp.sec, m.header.stamp.nanosec, m.header.frame_id) for m in msgs]
+
+
+@pytest.mark.timeout(180)
+def test_replay_node_record_delivers_every_frame(tmp_path):
+    paths = sorted(shared_data("udacity_clear_highway", "frames", "solidWhiteRight").glob("*.jpg"))[:N_FRAMES]
+    bag = write_bag(tmp_path / "in", "mcap", BagContents(
+        streams=[CameraStream(TOPIC, frame_id="loop_cam", camera_info_topic="/loop/cam/camera_info")],
+        frames=load_frames(paths, (320, 180)), rate_hz=5.0))
+    env, logs = _env(), tmp_path / "logs"
+    logs.mkdir()
+    node = Proc("node", [sys.executable, "-m", "haze_ros.ros.node", "--ros-args", "--params-file",
+                         str(REPO / "config" / "hazify.yaml"), "-r", "__ns:=/loop/cam"], env, logs)
+    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.tools.record", str(tmp_path / "rec"),
+                                 "--topic", "/loop/cam/image_hazed",
+                                 "--topic", "/loop/cam/image_hazed/haze_params", "--count", str(N_FRAMES),
+                                 "--idle-timeout", "10", "--wait-topics", "60"], env, logs)
+    procs = [node, recorder]
+    try:
+        assert recorder.wait_line("haze_record: recording", 90), "".join(node.lines + recorder.lines)
+        replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--rate", "1.0",
+                                 "--wait-for", TOPIC, "--wait-subscribers", "60", "--require-subscribers",
+                                 "--report", str(tmp_path / "report.json")], env, logs)
+        procs.append(replay)
+        assert replay.popen.wait(90) == 0, "".join(replay.lines)
+        assert recorder.popen.wait(60) == 0, "".join(recorder.lines)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    expected = _headers(bag, TOPIC)
+    assert len(expected) == N_FRAMES
+    assert _headers(tmp_path / "rec", "/loop/cam/image_hazed") == expected
+    assert _headers(tmp_path / "rec", "/loop/cam/image_hazed/haze_params") == expected
+    hazed = demo_report.frames_by_stamp(tmp_path / "rec", "/loop/cam/image_hazed")
+    clear = demo_report.frames_by_stamp(bag, TOPIC)
+    assert all(hazed[s].mean() > clear[s].mean() for s in clear)  # haze brightens towards A = 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["per_topic"][TOPIC] == {"in_bag": N_FRAMES, "attempted": N_FRAMES, "published": N_FRAMES,
+                                          "dropped": 0}
+    assert "10 published (10 in the bag), 0 dropped" in "".join(replay.lines)
+
+
+@pytest.mark.timeout(120)
+def test_recorder_finalises_the_bag_on_sigint(tmp_path):
+    """haze_record with no stop condition: SIGINT after the replay ends → complete bag, exit 0."""
+    notes = [f"note {i}" for i in range(5)]
+    frames = load_frames(sorted(shared_data("udacity_clear_highway", "frames", "solidWhiteRight")
+                                .glob("*.jpg"))[:5], (64, 36))
+    bag = write_bag(tmp_path / "in", "sqlite3", BagContents(
+        streams=[CameraStream("/sig/image_raw")], frames=frames, rate_hz=20.0,
+        extra_strings={"/sig/notes": notes}))
+    env, logs = _env(), tmp_path / "logs"
+    logs.mkdir()
+    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.tools.record", str(tmp_path / "rec"),
+                                 "--topic", "/sig/notes", "--topic", "/sig/image_raw", "--storage", "sqlite3",
+                                 "--wait-topics", "60"], env, logs)
+    replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--wait-for",
+                             "/sig/notes", "/sig/image_raw", "--wait-subscribers", "60",
+                             "--require-subscribers"], env, logs)
+    try:
+        assert recorder.wait_line("haze_record: recording", 90), "".join(recorder.lines)
+        assert replay.popen.wait(90) == 0, "".join(replay.lines)
+    finally:
+        replay.stop()
+        status = recorder.stop()  # SIGINT
+    assert status == 0, "".join(recorder.lines)
+    assert not list(tmp_path.glob(".rec.partial-*"))
+    with open_input(tmp_path / "rec") as reader:
+        conns = {c.topic: c for c in reader.connections}
+        rows = reader.messages([conns["/sig/notes"]])
+        texts = [reader.deserialize(raw, c.msgtype).data for c, _t, raw in rows]
+        assert conns["/sig/image_raw"].msgcount == 5
+    assert texts == notes
