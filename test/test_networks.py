@@ -137,3 +137,27 @@ def test_onnx_export_keeps_height_and_width_dynamic(tmp_path):
             expected = translator(x).numpy()
         assert got.shape == shape
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_shipped_edge_model_loads_and_dehazes_held_out_frida2_scenes():
+    from conftest import REPO, shared_data
+    from haze_ros.networks.loading import load_translator, read_checkpoint_meta
+    from haze_ros.physics.scattering import synthesize_haze
+    from haze_ros.training.data import read_frida_scene
+
+    stem = REPO / "models" / "edge"
+    if not stem.with_suffix(".json").is_file():
+        pytest.skip("no shipped model in models/")
+    meta = read_checkpoint_meta(stem)
+    assert meta["model"]["preset"] == "edge" and meta["training"]["data"]["test_scenes"][0] == 45
+    dehaze = load_translator(stem, "dehaze")
+    root = shared_data("frida2").parent
+    gains = []
+    for scene in (45, 55, 66):  # held-out test scenes (never trained on)
+        clear, depth = read_frida_scene(root, scene)
+        hazy = synthesize_haze(clear, depth, 1.2 / 100.0, (0.9, 0.9, 0.9)).astype(np.float32)
+        with torch.no_grad():
+            out = dehaze(torch.from_numpy(hazy.transpose(2, 0, 1))[None])[0].numpy().transpose(1, 2, 0)
+        psnr = [10 * np.log10(1.0 / np.mean((img - clear) ** 2)) for img in (hazy, out)]
+        gains.append(psnr[1] - psnr[0])
+    assert np.mean(gains) > 1.0, gains

@@ -28,6 +28,7 @@ LEARNED_BACKEND_OPTIONS = {
     "cuda_graphs": (False, "PyTorch CUDA: replay a captured CUDA graph per frame size"),
     "onnx_cache_dir": ("", "where checkpoints are exported to ONNX ('' = $XDG_CACHE_HOME/haze_ros/onnx)"),
     "intra_op_threads": (0, "ONNX Runtime CPU threads (0 = the cores this process may use)"),
+    "cpu_threads": (0, "PyTorch CPU threads, process-wide (0 = torch's default)"),
     "ort_tensorrt": (False, "ONNX Runtime on CUDA: put the TensorRT execution provider first"),
 }
 SMOKE_SIZE = 64  # pixels, square: small enough to cost milliseconds on a CPU

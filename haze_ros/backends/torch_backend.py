@@ -44,7 +44,8 @@ class TorchBackend(Backend):
 
     Spec fields used: ``direction``, ``model_path`` (a checkpoint; '' = shipped model), ``device``
     (``cpu``/``cuda[:N]``/'' = CUDA when available), ``precision`` (``fp16`` honoured on CUDA only),
-    ``options['cuda_graphs']`` (bool, CUDA only: capture one graph per frame size).
+    ``options['cuda_graphs']`` (bool, CUDA only: capture one graph per frame size),
+    ``options['cpu_threads']`` (CPU: torch intra-op threads for the whole process; 0 = torch's default).
     """
 
     name = "torch"
@@ -66,6 +67,9 @@ class TorchBackend(Backend):
         if spec.precision == "fp16" and not on_cuda:
             LOG.info("precision fp16 ignored on the CPU: running fp32")
         self._dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        threads = int(spec.options.get("cpu_threads", 0) or 0)
+        if threads > 0 and not on_cuda:  # process-wide: torch has one intra-op pool
+            torch.set_num_threads(threads)
         module = module.eval().to(self._device)
         if on_cuda:
             module = module.to(dtype=self._dtype, memory_format=torch.channels_last)

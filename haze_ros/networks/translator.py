@@ -29,16 +29,17 @@ def from_network_range(y: torch.Tensor) -> torch.Tensor:
     return torch.clamp((y + 1.0) * 0.5, 0.0, 1.0)
 
 
-def _pad_index(size: torch.Tensor, multiple: int) -> torch.Tensor:
+def _pad_index(size: torch.Tensor, multiple: int, device: torch.device) -> torch.Tensor:
     """Return indices 0..size-1 followed by size-1 repeated up to the next multiple (replicate padding).
 
     The padded length is at least ``2 * multiple`` so that the latent map is ≥ 2 pixels (reflect
     padding inside the residual blocks needs that); ``size`` is a 0-d int64 tensor (so tracing keeps
-    it symbolic); returns a 1-D int64 tensor.
+    it symbolic; ``torch._shape_as_tensor`` always gives a CPU tensor); returns a 1-D int64 tensor on
+    ``device`` (the frame's device: ``index_select`` on CUDA needs CUDA indices).
     """
     padded = torch.clamp((size + (multiple - 1)) // multiple * multiple, min=2 * multiple)
-    index = torch.arange(padded, device=size.device)
-    return torch.minimum(index, size - 1)
+    index = torch.arange(padded, device=device)
+    return torch.minimum(index, (size - 1).to(device))
 
 
 class OneDirectionTranslator(nn.Module):
@@ -76,8 +77,8 @@ class OneDirectionTranslator(nn.Module):
         """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1."""
         shape = torch._shape_as_tensor(x)
         height, width = shape[2], shape[3]
-        rows = _pad_index(height, self.size_multiple)
-        cols = _pad_index(width, self.size_multiple)
+        rows = _pad_index(height, self.size_multiple, x.device)
+        cols = _pad_index(width, self.size_multiple, x.device)
         padded = x.index_select(2, rows).index_select(3, cols)
         z = self.encoder_shared(self.encoder(to_network_range(padded)))  # posterior mean E_μ(x)
         y = self.decoder(self.decoder_shared(z))

@@ -35,6 +35,7 @@ from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_a
 from haze_ros.ros.haze_control import HazeControl
 
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
+CLASSICAL_BACKENDS = ("physics", "dcp")  # take their options from dcp.* / depth_free.*, not runtime.*
 
 
 def stamp_ns(stamp) -> int:
@@ -65,7 +66,9 @@ class HazeNode(Node):
     def _build_processor(self):
         v = self.values
         spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
-                           device=v["device"], precision=v["precision"], options={})
+                           device=v["device"], precision=v["precision"],
+                           options=params.runtime_options(v) if v["backend"] not in CLASSICAL_BACKENDS
+                           else {})
         try:
             backend, notes = create_backend(spec)
         except BackendError as exc:

@@ -45,6 +45,24 @@ SPECS: Tuple[ParamSpec, ...] = (
               True, (1, 200_000_000)),
     ParamSpec("warmup_width", "int", "width of the warm-up frame run at start-up", True, (8, 8192)),
     ParamSpec("warmup_height", "int", "height of the warm-up frame run at start-up", True, (8, 8192)),
+    # --- start-up options of the learned runtimes (read-only; see backends.selection) ---
+    ParamSpec("runtime.allow_engine_rebuild", "bool", "TensorRT: build an engine at start-up when no cached "
+              "one matches (can take minutes; progress is logged)", True),
+    ParamSpec("runtime.engine_cache_dir", "string", "TensorRT engine cache ('' = "
+              "$XDG_CACHE_HOME/haze_ros/engines)", True),
+    ParamSpec("runtime.min_shape", "string", "TensorRT profile: smallest input BxCxHxW", True),
+    ParamSpec("runtime.opt_shape", "string", "TensorRT profile: input size the engine is tuned for", True),
+    ParamSpec("runtime.max_shape", "string", "TensorRT profile: largest input BxCxHxW", True),
+    ParamSpec("runtime.cuda_graphs", "bool", "PyTorch CUDA: replay a captured CUDA graph per frame size",
+              True),
+    ParamSpec("runtime.onnx_cache_dir", "string", "where checkpoints are exported to ONNX on first use "
+              "('' = $XDG_CACHE_HOME/haze_ros/onnx)", True),
+    ParamSpec("runtime.intra_op_threads", "int", "ONNX Runtime CPU threads (0 = the cores this process "
+              "may use)", True, (0, 256)),
+    ParamSpec("runtime.cpu_threads", "int", "PyTorch CPU threads, process-wide (0 = torch's default)", True,
+              (0, 256)),
+    ParamSpec("runtime.ort_tensorrt", "bool", "ONNX Runtime on CUDA: put the TensorRT execution provider "
+              "first", True),
     # --- live ---
     ParamSpec("passthrough_bad_frames", "bool", "publish bad frames unchanged instead of dropping them "
               "(they are counted either way)"),
@@ -107,6 +125,7 @@ DCP_KNOBS = ("omega", "t0", "patch", "radius", "eps", "guided_subsample")
 DEPTH_FREE_KNOBS = ("camera_height_m", "hfov_deg", "focal_px", "horizon_row", "max_depth_m")
 # parameter prefix -> knob names that Backend.configure() takes (the dcp and physics backends' tunables)
 BACKEND_KNOBS = {"dcp.": DCP_KNOBS, "depth_free.": DEPTH_FREE_KNOBS}
+RUNTIME_PREFIX = "runtime."  # start-up options of the learned backends (BackendSpec.options)
 
 
 class ParameterError(ValueError):
@@ -171,6 +190,12 @@ def backend_knobs(changes: Dict[str, object]) -> Dict[str, object]:
                 value = None
             knobs[knob] = value
     return knobs
+
+
+def runtime_options(values: Dict[str, object]) -> Dict[str, object]:
+    """``runtime.*`` parameter values keyed as ``BackendSpec.options`` takes them (prefix removed)."""
+    return {name[len(RUNTIME_PREFIX):]: value for name, value in values.items()
+            if name.startswith(RUNTIME_PREFIX)}
 
 
 def declare_all(node, mode_specs: Iterable[ParamSpec]) -> Dict[str, object]:

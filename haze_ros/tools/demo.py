@@ -107,7 +107,8 @@ def node_cmd(mode: str, args, input_transport: str, remaps: List[str]) -> List[s
            "-p", f"input_transport:={input_transport}", "-r", f"__ns:={NS}",
            "-r", f"__node:={'haze_node' if mode == 'haze' else 'dehaze_node'}"]
     if mode == "haze":
-        cmd += ["-p", f"haze.visibility_m:={args.visibility}"]
+        cmd += ["-p", f"haze.visibility_m:={args.visibility}",
+                "-p", f"depth_free.horizon_row:={float(args.horizon_row)}"]
     else:
         cmd += ["-p", f"backend:={args.dehaze_backend}"]
     for remap in remaps:
@@ -133,7 +134,8 @@ def prepare_input(args, out: Path) -> Path:
 
     hazy = out / "hazy_input"
     code = haze_bag([str(args.bag), str(hazy), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
-                     str(args.visibility), "--overwrite", "--no-progress"])
+                     str(args.visibility), "--horizon-row", str(args.horizon_row), "--overwrite",
+                     "--no-progress"])
     if code != 0:
         raise RuntimeError("haze_bag could not haze the demo bag")
     return hazy
@@ -224,6 +226,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rate", type=float, default=0.5, help="replay speed (default 0.5: 5 frames/s)")
     parser.add_argument("--visibility", type=float, default=80.0,
                         help="haze visibility in metres (default 80)")
+    parser.add_argument("--horizon-row", type=float, default=320.0,
+                        help="horizon row in pixels for the depth-free haze (default 320: the shipped "
+                             "960x540 Udacity frames' vanishing point)")
     parser.add_argument("--dehaze-backend", default="dcp", help="dehaze node backend (dcp, auto, model ...)")
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for each step, seconds")
     args = parser.parse_args(argv)
