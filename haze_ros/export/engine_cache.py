@@ -21,12 +21,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
 from haze_ros import __version__
+from haze_ros.core.files import atomic_write_bytes
 
 LOG = logging.getLogger(__name__)
 SIDECAR_FORMAT = 1
@@ -149,18 +149,6 @@ def sidecar_path(engine_path: Union[str, Path]) -> Path:
     return engine_path.with_name(engine_path.name + ".json")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_engine(engine_path: Union[str, Path], engine_bytes: bytes, key: EngineKey,
                  extra: Optional[dict] = None) -> Path:
     """Write an engine and its sidecar JSON (key fields, digest, engine SHA-256, creator); atomic each."""
@@ -172,8 +160,9 @@ def write_engine(engine_path: Union[str, Path], engine_bytes: bytes, key: Engine
     sidecar.update(extra or {})
     # The sidecar goes last: an engine without a sidecar is treated as corrupt, never as valid.
     sidecar_path(engine_path).unlink(missing_ok=True)
-    _atomic_write(engine_path, engine_bytes)
-    _atomic_write(sidecar_path(engine_path), (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(engine_path, engine_bytes)
+    sidecar_text = json.dumps(sidecar, indent=2, sort_keys=True) + "\n"
+    atomic_write_bytes(sidecar_path(engine_path), sidecar_text.encode())
     return engine_path
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from haze_ros.core.files import atomic_write_bytes
 from haze_ros.core.types import Direction
 from haze_ros.export import metadata as md
 
@@ -145,15 +144,7 @@ def export_translator(module, out_path: Union[str, Path], metadata: md.ModelMeta
     if problems:
         raise ValueError("exported graph is not portable to TensorRT/ONNX Runtime: " + "; ".join(problems))
     data = model.SerializeToString(deterministic=True)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(out_path, data)
     for note in tracer_notes:
         LOG.info("exporter: %s", note)
     import hashlib

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import platform
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -17,6 +16,7 @@ import torch
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from haze_ros.core.files import atomic_write_bytes
 from haze_ros.networks.config import NetworkConfig
 from haze_ros.networks.loading import (FORMAT_NAME, FORMAT_VERSION, CheckpointError, checkpoint_paths,
                                        sha256_bytes)
@@ -30,12 +30,6 @@ def software_versions() -> Dict[str, str]:
     except Exception:  # not installed (source tree)
         package = "unknown"
     return {"python": platform.python_version(), "torch": torch.__version__, "haze_ros": package}
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _contiguous(tensors: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -62,14 +56,14 @@ def save_checkpoint(stem: Path, tensors: Mapping[str, torch.Tensor], network: Ne
         "versions": software_versions(), "training": dict(training),
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    _atomic_write(weights_path, weights)
+    atomic_write_bytes(weights_path, weights)
     if optimizer_tensors is not None:
         optim_path = weights_path.with_name(weights_path.stem + ".optim.safetensors")
         optim_bytes = save_safetensors_bytes(_contiguous(optimizer_tensors))
-        _atomic_write(optim_path, optim_bytes)
+        atomic_write_bytes(optim_path, optim_bytes)
         meta.update(optimizer_file=optim_path.name, optimizer_sha256=sha256_bytes(optim_bytes),
                     optimizer_meta=dict(optimizer_meta or {}))
-    _atomic_write(json_path, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
+    atomic_write_bytes(json_path, json.dumps(meta, indent=2, sort_keys=True).encode("utf-8"))
     return json_path
 
 
