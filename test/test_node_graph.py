@@ -34,6 +34,20 @@ def _bad(msg, **fields):
     return msg
 
 
+def _serve_graph(node, client, pubs, subs, publish_probe, output_topic):
+    """Fixture body: wait for matching and a first output, yield, then stop the node (clean SIGINT exit)."""
+    try:
+        client.wait_matched(pubs.values(), subs, timeout=60.0)
+        client.prime(publish_probe, output_topic)
+    except AssertionError:
+        rc, out = node.stop()
+        raise AssertionError(f"node did not come up (rc={rc}):\n{out}")
+    yield node, client, pubs
+    client.close()
+    rc, out = node.stop()
+    assert rc == 0, f"node did not exit cleanly on SIGINT (rc={rc}):\n{out}"
+
+
 @pytest.fixture(scope="module")
 def dehaze_graph():
     from diagnostic_msgs.msg import DiagnosticArray
@@ -46,16 +60,11 @@ def dehaze_graph():
     subs = [client.record(Image, "/image_dehazed"), client.record(CameraInfo, "/image_dehazed/camera_info"),
             client.record(DiagnosticArray, "/diagnostics")]
     probe = sample_frames()[0]
-    try:
-        client.wait_matched(pubs.values(), subs, timeout=60.0)
-        client.prime(lambda i: pubs["image"].publish(image_msg(probe, 900_000_000 + i)), "/image_dehazed")
-    except AssertionError:
-        rc, out = node.stop()
-        raise AssertionError(f"node did not come up (rc={rc}):\n{out}")
-    yield node, client, pubs
-    client.close()
-    rc, out = node.stop()
-    assert rc == 0, f"node did not exit cleanly on SIGINT (rc={rc}):\n{out}"
+
+    def publish_probe(i):
+        pubs["image"].publish(image_msg(probe, 900_000_000 + i))
+
+    yield from _serve_graph(node, client, pubs, subs, publish_probe, "/image_dehazed")
 
 
 def _send_and_collect(client, pub, msgs, topic, rate_hz=10.0):
@@ -205,16 +214,7 @@ def haze_graph():
         stamp = 900_000_000 + i * 1_000_000
         pubs["depth"].publish(_depth_msg(np.full(probe.shape[:2], 30.0, np.float32), stamp))
         pubs["image"].publish(image_msg(probe, stamp))
-    try:
-        client.wait_matched(pubs.values(), subs, timeout=60.0)
-        client.prime(publish_probe, "/image_hazed")
-    except AssertionError:
-        rc, out = node.stop()
-        raise AssertionError(f"node did not come up (rc={rc}):\n{out}")
-    yield node, client, pubs
-    client.close()
-    rc, out = node.stop()
-    assert rc == 0, f"node did not exit cleanly on SIGINT (rc={rc}):\n{out}"
+    yield from _serve_graph(node, client, pubs, subs, publish_probe, "/image_hazed")
 
 
 def _depth_msg(depth_m, stamp_ns):
