@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU check in one command:  scripts/gpu_check.sh OUTDIR   (or: make gpu-check OUT=OUTDIR)
+# GPU check in one command:  scripts/gpu_check.sh OUTDIR [OPTIONS]   (or: make gpu-check OUT=OUTDIR)
 #
+# Extra arguments go to haze_ros.tools.gpu_check (--test-timeout-s, --bench-budget-s, --runs).
 # On a machine with a CUDA GPU whose Python already has PyTorch (CUDA), ONNX and ONNX Runtime
 # (TensorRT optional; no ROS, no registry access needed): runs the GPU-marked tests and the model
 # benchmark and writes OUTDIR/gpu_check.json + OUTDIR/gpu_check.md (under 10 minutes).
@@ -42,4 +43,5 @@ if [ -n "$missing" ]; then
     echo "gpu_check: missing $(echo $missing) and no wheel folder $WHEELS; tests needing them will fail" >&2
   fi
 fi
-exec "$PY" -m haze_ros.tools.gpu_check --out "$OUT"
+shift
+exec "$PY" -m haze_ros.tools.gpu_check --out "$OUT" "$@"

@@ -60,7 +60,7 @@ def test_haze_train_command_runs_under_torchrun(tmp_path):
     overrides = [f"data.root={root}", "data.crop=32", "data.train_scenes=[1, 2]", "data.val_scenes=[41]",
                  "data.real_clear=false", "data.real_hazy=false", "data.val_haze_draws=1",
                  "model.channels=4", "model.max_channels=8", "run.iterations=2", "run.checkpoint_every=2",
-                 "run.val_every=2", "run.sample_every=2", "run.threads=1",
+                 "run.val_every=2", "run.sample_every=2", "run.threads=1", "run.device=cpu",
                  f"run.output_dir={tmp_path / 'run'}"]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                f"--master_port={_free_port()}", "-m", "haze_ros.training.cli",

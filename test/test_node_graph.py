@@ -357,6 +357,47 @@ def test_compressed_input_and_clean_startup_failure():
     assert rc == 0, out
 
 
+def test_model_backend_dehazes_with_the_shipped_model():
+    """backend:=model with no model_path: the shipped edge model, on the fastest CPU runtime."""
+    import torch
+    from diagnostic_msgs.msg import DiagnosticArray
+    from haze_ros.networks.loading import load_translator
+    from sensor_msgs.msg import Image
+
+    node = NodeProcess(REPO / "config" / "dehaze.yaml", FAST + [("backend", "model")], domain_offset=4)
+    client = GraphClient(node.domain_id)
+    try:
+        pub = client.publisher(Image, "/image_raw")
+        sub = client.record(Image, "/image_dehazed")
+        client.record(DiagnosticArray, "/diagnostics")
+        client.wait_matched([pub], [sub], timeout=60.0)
+        frames = sample_frames()
+        client.prime(lambda i: pub.publish(image_msg(frames[0], 900_000_000 + i)), "/image_dehazed",
+                     timeout=90.0)
+        sent = [image_msg(frames[i], 8_000_000_000 + i, encoding="bgr8" if i % 2 else "rgb8")
+                for i in range(4)]
+        outs = _send_and_collect(client, pub, sent, "/image_dehazed", rate_hz=5.0)
+        assert [stamp_of(m) for m in outs] == [stamp_of(m) for m in sent]
+        dehaze = load_translator(REPO / "models" / "edge", "dehaze")
+        for i, out in enumerate(outs):
+            got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
+            got = got[..., ::-1] if out.encoding == "bgr8" else got
+            with torch.no_grad():
+                x = torch.from_numpy(frames[i].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+                want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+            assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        client.spin_until(lambda: "backend" in client.latest_diagnostics(), 10.0, "diagnostics")
+        diag = client.latest_diagnostics()
+        assert diag["backend"] in ("onnxruntime", "torch"), diag
+        assert "models/edge.safetensors (shipped model)" in diag["backend_notes"], diag
+        assert int(diag["processed"]) >= 4 and diag["dropped_total"] == "0"
+        assert node.alive()
+    finally:
+        client.close()
+        rc, out = node.stop()
+    assert rc == 0, out
+
+
 @pytest.mark.parametrize("params_file, overrides, expected", [
     (None, [("mode", "dehaze")], ["not set", "backend", "dcp.omega"]),  # no params file
     ("dehaze.yaml", [("backend", "no_such_backend")], ["backend='no_such_backend'", "is not one of"]),

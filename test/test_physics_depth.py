@@ -199,3 +199,29 @@ def test_physics_backend_depth_free_and_tunables():
     batch = (clear.transpose(2, 0, 1)[None] / 255.0).astype(np.float32)
     hazed = backend.infer(batch, FrameConditions(depth_m=np.full((60, 80), 20.0, np.float32), haze=haze))
     np.testing.assert_allclose(hazed, batch * np.exp(-0.4) + (1 - np.exp(-0.4)), atol=1e-5)
+
+
+def test_physics_backend_depth_free_frames_follow_haze_changes():
+    """The prepared depth-free blend is rebuilt when β, A or the frame's size/dtype/order change."""
+    from haze_ros.backends.factory import BackendSpec, create_backend
+    from haze_ros.core.types import Direction, FrameConditions, HazeParams
+    from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
+
+    backend, _ = create_backend(BackendSpec("physics", Direction.HAZE))
+    rng = np.random.default_rng(4)
+    geometry = FlatRoadGeometry()
+    cases = [((48, 64), np.uint8, HazeParams(0.01, (0.85, 0.9, 0.95))),
+             ((48, 64), np.uint8, HazeParams(0.01, (0.85, 0.9, 0.95))),   # same: reused
+             ((48, 64), np.uint8, HazeParams(0.03, (0.85, 0.9, 0.95))),   # new β
+             ((48, 64), np.uint8, HazeParams(0.03, (0.7, 0.8, 0.9))),     # new A
+             ((40, 64), np.uint16, HazeParams(0.03, (0.7, 0.8, 0.9))),    # new size and dtype
+             ((40, 64), np.float32, HazeParams(0.02, (1.0, 1.0, 1.0)))]
+    for (h, w), dtype, haze in cases:
+        scale = 1.0 if dtype == np.float32 else np.iinfo(dtype).max
+        clear = (rng.random((h, w, 3)) * scale).astype(dtype)
+        t = transmission_from_depth(flat_road_depth(h, w, geometry), haze.beta_per_m)
+        want = synthesize_haze(clear, airlight=haze.airlight, transmission=t).astype(np.float64)
+        for frame in (clear, np.ascontiguousarray(clear[..., ::-1])[..., ::-1]):  # RGB and a BGR view
+            got = backend.process_frame(frame, FrameConditions(haze=haze))
+            assert got.dtype == np.dtype(dtype) and got.shape == clear.shape
+            assert np.abs(got.astype(np.float64) - want).max() <= (1e-5 if dtype == np.float32 else 1.0)

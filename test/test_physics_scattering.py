@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from haze_ros.core.types import beta_to_visibility, visibility_to_beta
-from haze_ros.physics.scattering import recover_radiance, synthesize_haze, transmission_from_depth
+from haze_ros.physics.scattering import (PreparedHaze, recover_radiance, synthesize_haze,
+                                         transmission_from_depth)
 
 RNG = np.random.default_rng(11)
 H, W = 24, 32
@@ -142,3 +143,63 @@ def test_bad_inputs_are_rejected():
         synthesize_haze(clear[..., 0], _depth(), 0.01)
     with pytest.raises(ValueError, match="dtype"):
         synthesize_haze(clear.astype(np.int32), _depth(), 0.01)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_prepared_haze_matches_eq1_for_repeated_frames(dtype):
+    rng = np.random.default_rng(3)
+    scale = 1.0 if dtype == np.float32 else float(np.iinfo(dtype).max)
+    t = np.repeat(np.linspace(0.02, 1.0, 37, dtype=np.float32)[:, None], 53, axis=1)
+    airlight = (0.81, 0.9, 0.97)  # off the 8-bit grid: the float32-plane path for every dtype
+    prepared = PreparedHaze(t, airlight, dtype)
+    for _ in range(2):  # the same prepared state serves every frame
+        clear = (rng.random((37, 53, 3)) * scale).astype(dtype)
+        exact = clear.astype(np.float64) * t[..., None] + np.asarray(airlight) * scale * (1 - t[..., None])
+        out = prepared.apply(clear)
+        assert out.dtype == np.dtype(dtype) and out.shape == clear.shape
+        if dtype == np.float32:
+            np.testing.assert_allclose(out, exact, atol=1e-6)
+        else:
+            assert np.abs(out.astype(np.float64) - exact).max() <= 0.5 + 1e-2  # rounded to nearest
+            assert np.abs(out.astype(np.int64) - synthesize_haze(clear, airlight=airlight, transmission=t)
+                          .astype(np.int64)).max() <= 1
+
+
+def test_prepared_haze_on_the_8bit_grid_is_synthesize_haze_exactly():
+    rng = np.random.default_rng(6)
+    t = rng.random((31, 47)).astype(np.float32)
+    prepared = PreparedHaze(t, (200 / 255, 1.0, 230 / 255), np.uint8)
+    for _ in range(2):
+        clear = rng.integers(0, 256, (31, 47, 3), dtype=np.uint8)
+        reference = synthesize_haze(clear, airlight=(200 / 255, 1.0, 230 / 255), transmission=t)
+        np.testing.assert_array_equal(prepared.apply(clear), reference)
+    prepared.update(t, (0.81, 0.9, 0.97))  # leaves the grid: float32-plane path, eq. (1) rounded
+    clear = rng.integers(0, 256, (31, 47, 3), dtype=np.uint8)
+    exact = clear * t[..., None].astype(np.float64) + np.asarray((0.81, 0.9, 0.97)) * 255 * (1 - t[..., None])
+    assert np.abs(prepared.apply(clear) - exact).max() <= 0.5 + 1e-3
+
+
+def test_prepared_haze_rejects_other_frames_and_dtypes():
+    prepared = PreparedHaze(np.full((4, 5), 0.5, np.float32), 1.0, np.uint8)
+    with pytest.raises(ValueError, match="does not match"):
+        prepared.apply(np.zeros((4, 6, 3), np.uint8))
+    with pytest.raises(ValueError, match="does not match"):
+        prepared.apply(np.zeros((4, 5, 3), np.uint16))
+    with pytest.raises(ValueError, match="supports"):
+        PreparedHaze(np.ones((4, 5), np.float32), 1.0, np.float64)
+    one = PreparedHaze(np.full((1, 1), 0.25, np.float32), (0.2, 0.5, 1.0), np.uint8)
+    np.testing.assert_array_equal(one.apply(np.full((1, 1, 3), 200, np.uint8)), [[[88, 146, 241]]])
+
+
+def test_prepared_haze_update_reuses_buffers_and_matches_a_fresh_one():
+    rng = np.random.default_rng(5)
+    clear = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    t1, t2 = (rng.random((20, 30)).astype(np.float32) for _ in range(2))
+    prepared = PreparedHaze(t1, (0.8, 0.9, 1.0), np.uint16)
+    buffers = prepared._planes
+    prepared.update(t2, 0.85)
+    assert prepared._planes[0] is buffers[0] and prepared._planes[1] is buffers[1]
+    clear16 = clear.astype(np.uint16) * 257
+    np.testing.assert_array_equal(prepared.apply(clear16), PreparedHaze(t2, 0.85, np.uint16).apply(clear16))
+    prepared.update(t2[:10], 0.85)  # another size: new buffers
+    assert prepared.apply(clear16[:10]).shape == (10, 30, 3)

@@ -190,3 +190,47 @@ def test_release_keeps_only_generator_weights_and_loads(tmp_path):
     run.trainer.vae.eval()
     with torch.no_grad():
         assert torch.equal(load_translator(out, "dehaze")(x), run.trainer.translate(x, "hazy", "clear"))
+
+
+def test_step_lr_schedule_follows_unit_policy_and_is_applied():
+    config = tiny_config(optim={"lr": 1e-3, "lr_step_iterations": 2, "lr_gamma": 0.5})
+    assert [config.optim.lr_at(k) for k in (0, 1, 2, 3, 4)] == [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]
+    assert tiny_config().optim.lr_at(10_000) == 1e-4  # default: constant, the paper's value
+    trainer = Trainer(config, torch.device("cpu"))
+    seen = [trainer.train_step(*batch(k))["optim/lr"] for k in range(3)]
+    assert seen == [1e-3, 1e-3, 5e-4]
+    assert trainer.gen_opt.param_groups[0]["lr"] == trainer.dis_opt.param_groups[0]["lr"] == 5e-4
+    with pytest.raises(ConfigError, match="lr_gamma"):
+        tiny_config(optim={"lr_gamma": 0})
+
+
+def test_time_limit_stops_the_run_and_leaves_a_complete_checkpoint(tmp_path):
+    config = tiny_config(run={"iterations": 10_000, "time_limit_min": 1e-6, "output_dir": str(tmp_path)})
+    run = TrainingRun(Trainer(config, torch.device("cpu")), FakeData(), val_images(), tmp_path / "t")
+    run.fit()
+    assert run.trainer.step == 1
+    meta = read_checkpoint_meta(tmp_path / "t" / "checkpoints" / "last")
+    assert meta["step"] == 1 and "val/psnr_dehaze" in meta["metrics"]
+    assert read_checkpoint_meta(tmp_path / "t" / "checkpoints" / "step_0000001")["step"] == 1
+    with pytest.raises(ConfigError, match="time_limit_min"):
+        tiny_config(run={"time_limit_min": -1})
+
+
+def test_cli_takes_overrides_after_resume():
+    from haze_ros.training.cli import _parse
+    args = _parse(["--config", "c.yaml", "--resume", "runs/x/last", "run.iterations=5", "optim.lr=1e-3"])
+    assert args.resume == "runs/x/last" and args.overrides == ["run.iterations=5", "optim.lr=1e-3"]
+    args = _parse(["--config", "c.yaml", "run.iterations=5", "--resume", "r", "optim.lr=1e-3"])
+    assert args.resume == "r" and args.overrides == ["run.iterations=5", "optim.lr=1e-3"]
+
+
+def test_training_device_auto_and_torchrun(monkeypatch):
+    from haze_ros.training.cli import training_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert training_device("auto") == torch.device("cuda")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert training_device("auto") == torch.device("cuda", 1)
+    assert training_device("cuda:0") == torch.device("cuda", 0) and training_device("cpu").type == "cpu"

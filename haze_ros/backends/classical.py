@@ -27,7 +27,7 @@ from haze_ros.backends.base import Backend, BackendError
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth_free import DEPTH_SOURCE as FLAT_ROAD, FlatRoadGeometry, flat_road_depth
-from haze_ros.physics.scattering import as_airlight, synthesize_haze, transmission_from_depth
+from haze_ros.physics.scattering import PreparedHaze, as_airlight, synthesize_haze, transmission_from_depth
 
 LOG = logging.getLogger(__name__)
 DEPTH_GIVEN = "depth_image"
@@ -85,6 +85,7 @@ class PhysicsHazeBackend(Backend):
         except (TypeError, ValueError) as exc:
             raise BackendError(f"backend physics: bad option: {exc}") from None
         self._flat_cache: Optional[tuple] = None  # (key, transmission) for depth-free frames
+        self._prepared: Optional[tuple] = None    # (key, PreparedHaze) for depth-free frames
 
     @staticmethod
     def _haze_from_options(options: dict) -> Optional[HazeParams]:
@@ -129,8 +130,29 @@ class PhysicsHazeBackend(Backend):
         if conditions is not None:
             conditions.extras["depth_source"] = source
         airlight = haze.airlight[::-1] if bgr else haze.airlight
-        hazy = synthesize_haze(frame, airlight=airlight, transmission=t)
+        prepared = self._prepared_haze(t, airlight, frame) if source == FLAT_ROAD else None
+        if prepared is not None:
+            hazy = prepared.apply(frame)
+        else:
+            hazy = synthesize_haze(frame, airlight=airlight, transmission=t)
         return hazy[..., ::-1] if bgr else hazy
+
+    def _prepared_haze(self, t: np.ndarray, airlight, frame: np.ndarray) -> Optional[PreparedHaze]:
+        """The :class:`PreparedHaze` of a depth-free frame's haze (kept while β, A and the frame match).
+
+        Every depth-free frame takes this path, whatever came before it, so the output does not
+        depend on the frame order or on how frames are spread over workers. Constant haze pays the
+        set-up once; haze that changes every frame rebuilds it (about the cost of one blend).
+        """
+        if frame.dtype not in (np.uint8, np.uint16, np.float32):
+            return None
+        key = (self._flat_cache[0], tuple(airlight), frame.dtype.str)
+        if self._prepared is None or self._prepared[1].dtype != frame.dtype:
+            self._prepared = (key, PreparedHaze(t, airlight, frame.dtype))
+        elif self._prepared[0] != key:
+            self._prepared[1].update(t, airlight)
+            self._prepared = (key, self._prepared[1])
+        return self._prepared[1]
 
     def infer(self, batch, conditions: Optional[FrameConditions] = None):
         """``(B, 3, H, W)`` float32 [0, 1] clear → hazy, same shape (same haze and depth for each item)."""

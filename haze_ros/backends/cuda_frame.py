@@ -90,10 +90,16 @@ class CudaFramePath:
             raise ValueError(f"expected an (H, W, 3) uint8/uint16 frame, got {rgb.shape} {rgb.dtype}")
         host_in, host_out = self._host_buffers(rgb.shape, rgb.dtype)
         wide = rgb.dtype == np.uint16
-        host_in.numpy()[...] = rgb.view(np.int16) if wide else rgb
+        # A BGR message arrives as a channel-reversed view: copy its contiguous base and reverse the
+        # channels on the GPU (a reversed-stride host copy of a 1080p frame costs milliseconds).
+        reversed_channels = rgb.strides[2] < 0
+        source = rgb[..., ::-1] if reversed_channels else rgb
+        np.copyto(host_in.numpy(), source.view(np.int16) if wide else source)
         h, w = rgb.shape[:2]
         with torch.cuda.stream(self.stream):
             frame = host_in.to(self.device, non_blocking=True)
+            if reversed_channels:
+                frame = frame.flip(2)
             batch = frame_to_batch(frame, wide)
             out = self.infer(pad_to_multiple(batch, self.size_multiple))
             host_out.copy_(batch_to_frame(out, h, w, wide), non_blocking=True)

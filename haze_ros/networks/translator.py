@@ -42,6 +42,12 @@ def _pad_index(size: torch.Tensor, multiple: int, device: torch.device) -> torch
     return torch.minimum(index, (size - 1).to(device))
 
 
+def _pad_index_eager(size: int, multiple: int, device: torch.device) -> torch.Tensor:
+    """:func:`_pad_index` for a Python-int ``size`` (eager mode: built on ``device``, capturable)."""
+    padded = max(-(-size // multiple) * multiple, 2 * multiple)
+    return torch.arange(padded, device=device).clamp_(max=size - 1)
+
+
 class OneDirectionTranslator(nn.Module):
     """E_src (private + shared) → posterior mean z → G_dst (shared + private); [0, 1] in and out.
 
@@ -74,14 +80,27 @@ class OneDirectionTranslator(nn.Module):
         return DIRECTION_DOMAINS[self.direction][1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1."""
-        shape = torch._shape_as_tensor(x)
-        height, width = shape[2], shape[3]
-        rows = _pad_index(height, self.size_multiple, x.device)
-        cols = _pad_index(width, self.size_multiple, x.device)
+        """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1.
+
+        While tracing (ONNX export) the sizes are taken as tensors so the graph keeps H and W
+        dynamic; otherwise they are Python ints, so no host↔device copy happens and the call can be
+        captured in a CUDA graph. Both paths compute the same indices.
+        """
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+            shape = torch._shape_as_tensor(x)
+            height, width = shape[2], shape[3]
+            rows = _pad_index(height, self.size_multiple, x.device)
+            cols = _pad_index(width, self.size_multiple, x.device)
+        else:
+            height, width = int(x.shape[2]), int(x.shape[3])
+            rows = _pad_index_eager(height, self.size_multiple, x.device)
+            cols = _pad_index_eager(width, self.size_multiple, x.device)
         padded = x.index_select(2, rows).index_select(3, cols)
         z = self.encoder_shared(self.encoder(to_network_range(padded)))  # posterior mean E_μ(x)
         y = self.decoder(self.decoder_shared(z))
-        y = y.index_select(2, torch.arange(height, device=x.device))
-        y = y.index_select(3, torch.arange(width, device=x.device))
+        if isinstance(height, int):
+            y = y[:, :, :height, :width]
+        else:
+            y = y.index_select(2, torch.arange(height, device=x.device))
+            y = y.index_select(3, torch.arange(width, device=x.device))
         return from_network_range(y)

@@ -4,9 +4,10 @@ Messages are read in timestamp order and written in the same order. Image / Comp
 messages of the selected topics go through ``FrameCodec`` (the shared ``FrameProcessor``); every
 other message is copied byte for byte. In haze mode each processed frame gets a companion message
 on ``<topic>/haze_params`` (same header stamp, same bag time) recording the haze it received.
-With ``workers > 1`` frames are processed by a thread pool (NumPy and OpenCV release the GIL),
-each thread with its own backend, and written back in input order; at most ``4·workers`` frames
-are in flight, so memory stays bounded whatever the bag's length.
+Frames are processed by a pool of ``workers`` threads (NumPy and OpenCV release the GIL), each
+thread with its own backend, while the main thread reads and writes the bag; results are written
+back in input order. At most ``4·workers`` frames are in flight, so memory stays bounded whatever
+the bag's length.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class BagJob:
         depth_topic: aligned depth image topic (``32FC1`` metres or ``16UC1`` × ``depth_scale`` m).
         depth_tolerance_ns: largest |image stamp − depth stamp| accepted as a match.
         storage: output storage ``sqlite3``/``mcap``; ``None`` = same as the input (mcap for ROS 1).
-        workers: frame-processing threads (1 = in the main thread).
+        workers: frame-processing threads (≥ 1; the main thread reads and writes meanwhile).
         strict: stop at the first frame that cannot be processed instead of copying it unchanged.
         jpeg_quality: JPEG re-encoding quality; ``None`` = estimated per input frame.
         seed: the run's seed (recorded in the summary).
@@ -101,7 +102,7 @@ class _Workers:
         self.lock = threading.Lock()
         self.first_codec, self.notes = self._make_codec()
         self._first_claimed = False
-        self.pool = cf.ThreadPoolExecutor(job.workers) if job.workers > 1 else None
+        self.pool = cf.ThreadPoolExecutor(max(1, job.workers), thread_name_prefix="haze_bag")
 
     def _make_codec(self) -> Tuple[FrameCodec, List[str]]:
         backend, notes = create_backend(self.job.backend)
@@ -119,15 +120,12 @@ class _Workers:
             self.local.codec = codec
         return codec
 
-    def submit(self, task: FrameTask):
-        """Return a future (or an already computed result with ``workers == 1``) for ``task``."""
-        if self.pool is None:
-            return self.first_codec.run(task)
+    def submit(self, task: FrameTask) -> cf.Future:
+        """Queue ``task`` on the pool; the future gives its :class:`FrameResult`."""
         return self.pool.submit(lambda: self._codec().run(task))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
         for codec in self.codecs:
             codec.processor.backend.close()
 
@@ -220,8 +218,7 @@ class _Run:
                 self.out.write(out_conn, stamp, raw)
                 self.stats.messages_out[out_conn.topic] += 1
                 continue
-            if isinstance(result, cf.Future):
-                result = result.result()
+            result = result.result()
             self._write_frame(out_conn, stamp, result, info)
             frames += 1
         return frames

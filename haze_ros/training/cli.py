@@ -23,13 +23,26 @@ def _parse(argv):
     parser.add_argument("--config", required=True, type=Path, help="training YAML (config/train/*.yaml)")
     parser.add_argument("--resume", default=None, help="checkpoint to resume from (overrides run.resume)")
     parser.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. run.iterations=1000")
-    return parser.parse_args(argv)
+    return parser.parse_intermixed_args(argv)  # overrides may come before or after --resume
 
 
 def _resolve(path_text: str) -> Path:
     """Relative data/output paths are taken from the repository root (``../shared/data`` convention)."""
     path = Path(path_text)
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def training_device(name: str) -> torch.device:
+    """Map ``run.device`` to a torch device.
+
+    ``auto`` = CUDA when available, else the CPU; under torchrun a plain ``cuda`` becomes
+    ``cuda:$LOCAL_RANK`` (one GPU per process).
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        name = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    return torch.device(name)
 
 
 def main(argv=None) -> int:
@@ -52,7 +65,7 @@ def main(argv=None) -> int:
         from haze_ros.training.loop import TrainingRun
         from haze_ros.training.trainer import Trainer
         root = _resolve(config.data.root)
-        trainer = Trainer(config, torch.device(config.run.device), rank, world_size)
+        trainer = Trainer(config, training_device(config.run.device), rank, world_size)
         data = HazeTrainingData(config.data, root)
         val = validation_images(config.data, root, config.run.seed) if rank == 0 else []
         run = TrainingRun(trainer, data, val, _resolve(config.run.output_dir))

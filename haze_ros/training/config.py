@@ -29,10 +29,11 @@ class RunConfig:
     log_every: int = 50
     sample_every: int = 10_000
     threads: int = 0            # torch intra-op threads; 0 = leave torch's default
-    device: str = "cpu"
+    device: str = "cpu"         # "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
     max_nonfinite_steps: int = 20
     resume: str = ""            # checkpoint (either file of the pair, or the stem) to resume from
     keep_last: int = 3          # periodic checkpoints kept on disk (best and last always kept)
+    time_limit_min: float = 0.0  # stop (validate, sample, save) after this much wall time [min]; 0 = none
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,24 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Adam for both the generator side and the discriminators (paper: lr 1e-4, betas (0.5, 0.999))."""
+    """Adam for both the generator side and the discriminators (paper: lr 1e-4, betas (0.5, 0.999)).
+
+    Learning-rate schedule (the paper is silent; UNIT's ``lr_policy: step``): at iteration ``k``,
+    lr_k = lr · lr_gamma^⌊k / lr_step_iterations⌋; ``lr_step_iterations`` 0 = constant (default).
+    """
 
     lr: float = 1e-4
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
+    lr_step_iterations: int = 0
+    lr_gamma: float = 0.5
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for iteration ``step`` (0-based count of completed iterations)."""
+        if self.lr_step_iterations <= 0:
+            return self.lr
+        return self.lr * self.lr_gamma ** (step // self.lr_step_iterations)
 
 
 @dataclass(frozen=True)

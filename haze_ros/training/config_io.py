@@ -124,6 +124,8 @@ def validate(config: TrainConfig) -> None:
          "loss.mmd_bandwidth_scales must be positive"),
         (loss.mmd_max_samples >= 2, "loss.mmd_max_samples must be >= 2"),
         (optim.lr > 0 and 0 <= optim.beta1 < 1 and 0 <= optim.beta2 < 1, "optim: lr > 0, betas in [0, 1)"),
+        (optim.lr_step_iterations >= 0 and 0 < optim.lr_gamma <= 1,
+         "optim: lr_step_iterations >= 0 and lr_gamma in (0, 1]"),
         (data.crop >= 4 * config.model.size_multiple and data.crop % config.model.size_multiple == 0,
          f"data.crop must be a multiple of {config.model.size_multiple} and >= "
          f"{4 * config.model.size_multiple}"),
@@ -137,6 +139,7 @@ def validate(config: TrainConfig) -> None:
         (run.iterations >= 1 and run.checkpoint_every >= 1 and run.val_every >= 1 and run.log_every >= 1
          and run.sample_every >= 1, "run: iterations and intervals must be >= 1"),
         (run.max_nonfinite_steps >= 0 and run.threads >= 0 and run.keep_last >= 1, "run: counts >= 0"),
+        (run.time_limit_min >= 0, "run.time_limit_min must be >= 0 (0 = no limit)"),
     ]
     for ok, message in checks:
         if not ok:

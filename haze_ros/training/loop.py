@@ -75,8 +75,9 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> Dict[str, float]:
-        """Train up to ``run.iterations``; returns the last metrics."""
+        """Train up to ``run.iterations`` or ``run.time_limit_min`` of wall time; return the metrics."""
         run = self.config.run
+        deadline = time.time() + 60.0 * run.time_limit_min if run.time_limit_min > 0 else float("inf")
         if self.is_main:
             self._prepare_output()
         from tqdm import tqdm
@@ -91,12 +92,25 @@ class TrainingRun:
                 progress.set_postfix({k.split("/")[1]: f"{v:.3g}" for k, v in losses.items()
                                       if k in ("gen/total", "gen/recon_l1", "dis/hazy", "dis/clear")})
                 self._log_scalars(losses, step)
+            if self._out_of_time(deadline):
+                LOG.info("run.time_limit_min = %g reached at step %d: stopping", run.time_limit_min, step)
+                self._validate(step)
+                self._sample_grid(step)
+                self.save(f"step_{step:07d}")
+                break
             self._periodic(step)
         progress.close()
         self.save("last")
         if self.writer is not None:
             self.writer.close()
         return self.metrics
+
+    def _out_of_time(self, deadline: float) -> bool:
+        """Whether the wall-time limit is reached (rank 0 decides, so every replica stops together)."""
+        stop = torch.tensor([1.0 if time.time() >= deadline else 0.0])
+        if self.trainer.world_size > 1:
+            torch.distributed.broadcast(stop, src=0)
+        return bool(stop.item() > 0)
 
     def _periodic(self, step: int) -> None:
         run = self.config.run

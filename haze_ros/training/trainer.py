@@ -114,11 +114,15 @@ class Trainer:
         A step whose losses are NaN/inf updates nothing and is counted; more than
         ``run.max_nonfinite_steps`` of them raise :class:`NonFiniteLossError`.
         """
+        lr = self.config.optim.lr_at(self.step)
+        for group in self.gen_opt.param_groups + self.dis_opt.param_groups:
+            group["lr"] = lr
         x_hazy = to_network_range(hazy01.to(self.device))
         x_clear = to_network_range(clear01.to(self.device))
         result = self.dis_update(x_hazy, x_clear)
         result.update(self.gen_update(x_hazy, x_clear, paired.to(self.device)))
         self.step += 1
+        result["optim/lr"] = lr
         if result["dis/stepped"] < 1.0 or result["gen/stepped"] < 1.0:
             self.nonfinite_steps += 1
             if self.nonfinite_steps > self.config.run.max_nonfinite_steps:
