@@ -1,6 +1,7 @@
 """Shared test fixtures: paths to shipped samples and to the development data in ../shared/data."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,21 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs the development data set {path} (absent: fresh clone without ../shared/data)")
     return path
+
+
+PACKAGE_FILES = ("package.xml", "setup.py", "setup.cfg", "resource", "haze_ros", "launch", "config", "models",
+                 "data")
+
+
+def copy_package(dest: Path, extra=()) -> None:
+    """Copy the ament package's files (plus ``extra`` top-level names) into ``dest``, minus build litter."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for name in PACKAGE_FILES + tuple(extra):
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, dest / name, ignore=ignore)
+        elif path.exists():
+            shutil.copy2(path, dest / name)
 
 
 def pytest_configure(config):

@@ -6,7 +6,6 @@ interpreter (``.venv``, which has rclpy) and the colcon venv on ``PYTHONPATH``, 
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,11 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, isolated_ros_domain_id
+from conftest import REPO, copy_package, isolated_ros_domain_id
 
 COLCON = REPO / ".venv-colcon" / "bin" / "colcon"
-PACKAGE_FILES = ("package.xml", "setup.py", "setup.cfg", "resource", "haze_ros", "launch", "config", "models",
-                 "data")
 
 
 def _colcon_site_packages():
@@ -34,13 +31,7 @@ def colcon_install(tmp_path_factory):
     root = tmp_path_factory.mktemp("colcon_ws")
     src = root / "src" / "haze_ros"
     src.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
-    for name in PACKAGE_FILES:
-        path = REPO / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=ignore)
-        elif path.exists():
-            shutil.copy2(path, src / name)
+    copy_package(src)
     env = {k: v for k, v in os.environ.items() if k not in ("AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH")}
     env["PYTHONPATH"] = str(_colcon_site_packages())
     result = subprocess.run([sys.executable, str(COLCON), "build", "--base-paths", "src"], cwd=root, env=env,

@@ -7,20 +7,17 @@ crawl this checkout's virtual environments.
 """
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, copy_package
 
 pytestmark = [pytest.mark.ros_real, pytest.mark.timeout(900)]
 
 SCRIPT = REPO.parent / "shared" / "tools" / "ros2-real-env.sh"
 SNAPSHOTS = ("launch", "launch_ros", "ros2cli", "rosidl_runtime_py", "rcl_interfaces")
-PACKAGE_FILES = ("package.xml", "setup.py", "setup.cfg", "resource", "haze_ros", "launch", "config", "models",
-                 "data", "requirements.txt")
 
 
 def _mirror_root():
@@ -39,13 +36,7 @@ def test_ros2_launch_dehaze_starts_and_stops_cleanly(tmp_path):
     root = _mirror_root()
     package = tmp_path / "haze_ros"
     package.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in PACKAGE_FILES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, package / name, ignore=ignore)
-        elif source.exists():
-            shutil.copy2(source, package / name)
+    copy_package(package, extra=("requirements.txt",))
     env = dict(os.environ, ROS2_MIRROR_ROOT=root)
     result = subprocess.run([str(SCRIPT), "--timeout", "20", str(package), "ros2", "launch", "haze_ros",
                              "dehaze.launch.py", "dcp_omega:=0.9"],
