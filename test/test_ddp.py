@@ -25,6 +25,7 @@ def _parameter_hash(trainer) -> str:
 
 
 def _worker(rank: int, store: str, out_dir: str) -> None:
+    from haze_ros.training.cli import end_process_group
     from haze_ros.training.trainer import Trainer
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=WORLD_SIZE)
@@ -36,7 +37,7 @@ def _worker(rank: int, store: str, out_dir: str) -> None:
         with open(f"{out_dir}/rank{rank}.txt", "w") as handle:
             handle.write(f"{initial}\n{_parameter_hash(trainer)}\n{losses[0]!r}\n")
     finally:
-        dist.destroy_process_group()
+        end_process_group()
 
 
 def test_two_gloo_processes_keep_identical_replicas(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -45,6 +46,19 @@ def training_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def end_process_group() -> None:
+    """Destroy the default process group, then collect garbage before the interpreter exits.
+
+    Without the collection about one two-process gloo run in five (torch 2.13, CPU, ``mp.spawn``)
+    died at interpreter exit, after its work was done, with SIGABRT ("terminate called without an
+    active exception") or SIGSEGV; with it, 0 of 110 runs did. Which object held the gloo state
+    into shutdown was not identified. test_ddp.py runs this path.
+    """
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    gc.collect()
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status (2 for configuration errors)."""
     args = _parse(argv)
@@ -79,8 +93,8 @@ def main(argv=None) -> int:
         print(f"haze_train: {exc}", file=sys.stderr)
         return 1
     finally:
-        if world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+        if world_size > 1:
+            end_process_group()
     return 0
 
 
