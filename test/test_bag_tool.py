@@ -10,6 +10,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+import yaml
 from conftest import shared_data
 
 from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag
@@ -82,6 +83,11 @@ def test_haze_rewrites_images_and_copies_everything_else(bags, tmp_path, storage
     run([bags[storage], out, "--mode", "haze", "--topic", RAW, "--topic", JPEG, "--depth-topic", DEPTH,
          "--visibility", "150"])
     assert no_partial_left(tmp_path)
+    # the storage file carries the bag's own name, not the temporary one it was written under
+    data_file = "out." + {"sqlite3": "db3", "mcap": "mcap"}[storage]
+    assert sorted(p.name for p in out.iterdir()) == ["haze_bag_summary.json", "metadata.yaml", data_file]
+    assert yaml.safe_load((out / "metadata.yaml").read_text())["rosbag2_bagfile_information"][
+        "relative_file_paths"] == [data_file]
     rows_in, conns_in, dec_in = read_all(bags[storage])
     rows_out, conns_out, dec_out = read_all(out)
     # same topics, counts, timestamps and order for every input topic; one companion per frame

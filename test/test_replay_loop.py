@@ -101,6 +101,7 @@ def test_recorder_finalises_the_bag_on_sigint(tmp_path):
         status = recorder.stop()  # SIGINT
     assert status == 0, "".join(recorder.lines)
     assert not list(tmp_path.glob(".rec.partial-*"))
+    assert (tmp_path / "rec" / "rec.db3").is_file()  # named after the bag, not the temporary folder
     with open_input(tmp_path / "rec") as reader:
         conns = {c.topic: c for c in reader.connections}
         rows = reader.messages([conns["/sig/notes"]])

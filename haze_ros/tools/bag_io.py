@@ -167,13 +167,18 @@ def offered_qos(conn: Connection) -> list:
 
 
 def partial_path(path: Path) -> Path:
-    """Temporary name of an output bag being written by this process: ``.<name>.partial-<pid>``."""
+    """Staging folder of an output bag being written by this process: ``.<name>.partial-<pid>``.
+
+    The bag itself is written to ``<staging>/<name>``, so its storage file already carries the final
+    name (rosbags names it after the bag folder: ``<name>.mcap``, ``<name>.db3``); ``commit``
+    only moves that folder up and removes the staging folder.
+    """
     path = Path(path)
     return path.parent / f".{path.name}.partial-{os.getpid()}"
 
 
 def discard_partial(path: Path) -> None:
-    """Remove this process's temporary output for ``path`` if there is one (idempotent)."""
+    """Remove this process's staging folder for ``path`` if there is one (idempotent)."""
     shutil.rmtree(partial_path(path), ignore_errors=True)
 
 
@@ -195,8 +200,10 @@ class OutputBag:
         if not self.path.parent.is_dir():
             raise BagToolError(f"output folder {self.path.parent} does not exist")
         self.storage = storage
-        self.tmp_path = partial_path(self.path)
+        self.staging = partial_path(self.path)
         discard_partial(self.path)
+        self.staging.mkdir()
+        self.tmp_path = self.staging / self.path.name
         self.writer = Writer(self.tmp_path, version=9, storage_plugin=STORAGES[storage])
         try:
             self.writer.open()
@@ -263,6 +270,7 @@ class OutputBag:
             old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
             os.replace(self.path, old)
         os.replace(self.tmp_path, self.path)
+        self.staging.rmdir()
         if old is not None:
             shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
         return self.path
@@ -273,4 +281,4 @@ class OutputBag:
             self.writer.abort()
         except Exception as exc:  # noqa: BLE001 - best effort before deleting the files
             LOG.debug("writer abort failed: %s", exc)
-        shutil.rmtree(self.tmp_path, ignore_errors=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
