@@ -13,7 +13,11 @@
 # says so: nothing GPU-related was checked); 2 usage / environment error.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ $# -lt 1 ]; then echo "usage: scripts/gpu_check.sh OUTDIR" >&2; exit 2; fi
+usage="usage: scripts/gpu_check.sh OUTDIR [--test-timeout-s S] [--bench-budget-s S] [--runs N]"
+case "${1:-}" in
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; echo "$usage"; exit 0 ;;
+  ""|-*) echo "$usage" >&2; exit 2 ;;
+esac
 mkdir -p "$1" && OUT=$(cd "$1" && pwd) || { echo "gpu_check: cannot create $1" >&2; exit 2; }
 
 PY=${PYTHON:-}

@@ -75,6 +75,28 @@ def test_refuses_input_folder_and_missing_model(tiny_checkpoint, input_dir, tmp_
     assert "absent.safetensors" in capsys.readouterr().err
 
 
+def test_existing_outputs_empty_input_and_wrong_backend_are_refused(tiny_checkpoint, input_dir, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "out"
+    args = ["--model", str(tiny_checkpoint), "--direction", "haze", "--input", str(input_dir / "sub"),
+            "--output", str(out), "--no-progress"]
+    assert apply.main(args) == 0
+    (out / "b.png").write_bytes(b"previous result")
+    assert apply.main(args) == 2
+    assert "1 output(s) exist already" in capsys.readouterr().err
+    assert (out / "b.png").read_bytes() == b"previous result"  # nothing replaced
+    assert apply.main(args + ["--overwrite"]) == 0
+    assert cv2.imread(str(out / "b.png")).shape == (40, 64, 3)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert apply.main(args[:4] + ["--input", str(empty), "--output", str(tmp_path / "o2")]) == 2
+    assert "no images" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+    assert apply.main(["--backend", "physics"] + args[2:]) == 2
+    assert "--backend physics needs each image's depth" in capsys.readouterr().err
+    assert apply.main(["--backend", "dcp"] + args[2:] + ["--overwrite"]) == 2
+    assert "dehaze only" in capsys.readouterr().err
+
+
 def test_console_script_dcp_backend(tmp_path):
     """The installed console script, with the classical DCP backend (no model needed)."""
     exe = shutil.which("haze_apply") or pytest.skip("haze_apply console script not installed")

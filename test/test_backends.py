@@ -184,6 +184,15 @@ def test_onnx_shipped_beside_checkpoint_is_used_only_if_it_matches(checkpoint, t
     assert chosen != beside and chosen.parent == model_files.onnx_cache_dir()
 
 
+def test_a_checkpoint_stem_names_the_checkpoint(checkpoint, tmp_path):
+    """``model_path:=models/edge`` (as ``load_translator`` and ``haze_export`` accept it)."""
+    stem = str(checkpoint.with_suffix(""))
+    expected = model_files.ModelFile("checkpoint", checkpoint.with_suffix(".safetensors"))
+    assert model_files.resolve_model(stem) == expected
+    with pytest.raises(BackendError, match="no checkpoint .*nothing.safetensors"):
+        model_files.resolve_model(str(tmp_path / "nothing"))
+
+
 def test_unknown_model_suffix_and_cuda_requests_fail_clearly(checkpoint, tmp_path):
     odd = tmp_path / "model.pt"
     odd.write_bytes(b"x")

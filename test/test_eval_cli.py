@@ -156,6 +156,12 @@ def test_sparse_depth_completed_and_bad_items_reported(tmp_path, capsys):
     assert result["per_image"][0]["info"]["depth_note"].startswith("completed")
 
 
+def test_scenes_that_match_no_pair_are_named_as_the_cause(frida_two, capsys):
+    status, captured = _run(["--hazy", str(frida_two / "fog_U080_homogeneous"), "--clear",
+                             str(frida_two / "clear"), "--scenes", "900-901"], capsys)
+    assert status == 2 and "none of the 2 file pairs" in captured.err and "--scenes" in captured.err
+
+
 def test_argument_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["--clear", str(tmp_path), "--depth", str(tmp_path)])

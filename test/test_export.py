@@ -125,6 +125,22 @@ def test_cli_exports_and_verifies(checkpoint, tmp_path, capsys):
                   "--min-shape", "1x4x8x8"])
 
 
+def test_cli_keeps_the_old_file_when_verification_fails(checkpoint, tmp_path, capsys):
+    from haze_ros.export import cli
+
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"previous export")
+    args = ["--checkpoint", str(checkpoint), "--direction", "dehaze", "--onnx", str(out)]
+    assert cli.main(args + ["--verify", "--tolerance", "0"]) == 1  # no run matches to 0
+    assert "parity check failed" in capsys.readouterr().err
+    assert out.read_bytes() == b"previous export" and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+    assert cli.main(args + ["--opset", "9"]) == 2
+    assert "needs opset 11" in capsys.readouterr().err
+    assert cli.main(args) == 0  # replaced once the export succeeded
+    assert md.read_onnx_metadata(out, "dehaze").preset == "edge"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
 def test_cli_engine_without_tensorrt_fails_clearly(checkpoint, tmp_path, capsys, monkeypatch):
     import sys
 

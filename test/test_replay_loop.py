@@ -72,7 +72,7 @@ def test_replay_node_record_delivers_every_frame(tmp_path):
     assert all(hazed[s].mean() > clear[s].mean() for s in clear)  # haze brightens towards A = 1
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["per_topic"][TOPIC] == {"in_bag": N_FRAMES, "attempted": N_FRAMES, "published": N_FRAMES,
-                                          "dropped": 0}
+                                          "dropped": 0, "published_as": TOPIC}
     assert "10 published (10 in the bag), 0 dropped" in "".join(replay.lines)
 
 
@@ -88,11 +88,13 @@ def test_recorder_finalises_the_bag_on_sigint(tmp_path):
     env, logs = _env(), tmp_path / "logs"
     logs.mkdir()
     recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.tools.record", str(tmp_path / "rec"),
-                                 "--topic", "/sig/notes", "--topic", "/sig/image_raw", "--storage", "sqlite3",
+                                 "--topic", "/sig/renamed", "--topic", "/sig/image_raw",
+                                 "--storage", "sqlite3",
                                  "--wait-topics", "60"], env, logs)
+    # the bare FROM:=TO form, as documented: rcl must not take it for a (deprecated) remap rule
     replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--wait-for",
-                             "/sig/notes", "/sig/image_raw", "--wait-subscribers", "60",
-                             "--require-subscribers"], env, logs)
+                             "/sig/renamed", "/sig/image_raw", "--wait-subscribers", "60",
+                             "--require-subscribers", "--remap", "/sig/notes:=/sig/renamed"], env, logs)
     try:
         assert recorder.wait_line("haze_record: recording", 90), "".join(recorder.lines)
         assert replay.popen.wait(90) == 0, "".join(replay.lines)
@@ -104,7 +106,9 @@ def test_recorder_finalises_the_bag_on_sigint(tmp_path):
     assert (tmp_path / "rec" / "rec.db3").is_file()  # named after the bag, not the temporary folder
     with open_input(tmp_path / "rec") as reader:
         conns = {c.topic: c for c in reader.connections}
-        rows = reader.messages([conns["/sig/notes"]])
+        assert "/sig/notes" not in conns
+        rows = reader.messages([conns["/sig/renamed"]])
         texts = [reader.deserialize(raw, c.msgtype).data for c, _t, raw in rows]
         assert conns["/sig/image_raw"].msgcount == 5
     assert texts == notes
+    assert "/sig/notes: 5 published as /sig/renamed" in "".join(replay.lines)

@@ -112,6 +112,8 @@ def test_config_validation_errors(tmp_path):
         config_from_dict({"loss": {"latent_divergence": "wasserstein"}})
     with pytest.raises(ConfigError, match="model"):
         config_from_dict({"model": {"preset": "edge", "stem_kernel": 4}})
+    with pytest.raises(ConfigError, match="model.preset: unknown network preset 'huge'"):
+        config_from_dict({"model": {"preset": "huge"}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("run: [1, 2\n")
     with pytest.raises(ConfigError, match="cannot read"):
@@ -174,6 +176,11 @@ def test_cli_rejects_a_bad_config_with_status_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "haze_ros.training.cli", "--config", str(bad)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "invalid config" in proc.stderr
+    missing = tmp_path / "nope" / "last"
+    proc = subprocess.run([sys.executable, "-m", "haze_ros.training.cli", "--config",
+                           str(REPO / "config" / "train" / "edge.yaml"), "--resume", str(missing),
+                           "data.root=/nonexistent"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"cannot resume from {missing}" in proc.stderr  # before reading data
 
 
 def test_release_keeps_only_generator_weights_and_loads(tmp_path):

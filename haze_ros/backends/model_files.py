@@ -1,9 +1,10 @@
 """Find the model file a learned backend should load, and the ONNX form of a checkpoint.
 
-``model_path`` (the node parameter) may name a checkpoint (``NAME.safetensors`` + ``NAME.json``),
-an ONNX file or a TensorRT engine. Empty means the shipped model ``models/edge.safetensors``, found
-in the package share (``ament_index`` when available, else the source tree's or the install's
-``share/haze_ros/models``). Every failure is a ``BackendError`` naming the file and the parameter.
+``model_path`` (the node parameter) may name a checkpoint (``NAME.safetensors`` + ``NAME.json``,
+given as either file or as the stem ``NAME``), an ONNX file or a TensorRT engine. Empty means the
+shipped model ``models/edge.safetensors``, found in the package share (``ament_index`` when
+available, else the source tree's or the install's ``share/haze_ros/models``). Every failure is a
+``BackendError`` naming the file and the parameter.
 """
 
 from __future__ import annotations
@@ -80,9 +81,12 @@ def resolve_model(model_path: str) -> ModelFile:
             model = ModelFile("onnx", path)
         elif suffix in ENGINE_SUFFIXES:
             model = ModelFile("engine", path)
+        elif any(Path(f"{path}{ending}").is_file() for ending in CHECKPOINT_SUFFIXES):  # a checkpoint's stem
+            model = ModelFile("checkpoint", Path(f"{path}.safetensors"))
         else:
-            raise BackendError(f"parameter {PARAM}={model_path!r}: unknown model type {suffix!r} (expected "
-                               f".safetensors/.json checkpoint, .onnx or .engine)")
+            raise BackendError(f"parameter {PARAM}={model_path!r}: unknown model type {suffix!r} and no "
+                               f"checkpoint {path}.safetensors (expected a .safetensors/.json checkpoint or "
+                               f"its stem, .onnx or .engine)")
     needed = [model.path]
     if model.kind == "checkpoint":
         needed.append(model.path.with_suffix(".json"))

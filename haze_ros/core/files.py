@@ -8,10 +8,26 @@ from pathlib import Path
 from typing import Union
 
 
+def _umask() -> int:
+    """The process umask: from ``/proc/self/status`` (Linux), else by setting it and setting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then a rename.
 
     An interrupted write never leaves a partial file under ``path``; the folder is created if needed.
+    The file gets the usual permissions of a new file (0666 minus the umask), not ``mkstemp``'s 0600,
+    so a node running as another user can read an exported model or engine.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,6 +35,7 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

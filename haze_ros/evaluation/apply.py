@@ -6,9 +6,11 @@
   ``model_files``); ``--backend dcp`` dehazes with the dark channel prior instead.
 * Sub-folders are mirrored; ``x.jpg`` becomes ``x.png``; 8-bit stays 8-bit, 16-bit stays 16-bit.
 * Each output is written to a temporary name and renamed, so a file that exists is complete.
-* The output folder may not be the input folder or lie inside it.
+* The output folder may not be the input folder or lie inside it; existing outputs are replaced
+  only with ``--overwrite`` (other files in the folder are left alone).
 * Unreadable images are reported and skipped; the exit status is then 1 (0 when every image was
-  written, 2 for bad arguments or a model that cannot be loaded).
+  written, 2 for bad arguments, an input folder without images, outputs that exist, or a model
+  that cannot be loaded).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, type=Path, metavar="DIR")
     parser.add_argument("--backend", default="torch",
                         help="torch (default), onnxruntime, auto, or dcp (classical, dehaze only)")
-    parser.add_argument("--device", default="cpu", help="device for the backend (default cpu)")
+    parser.add_argument("--device", default="",
+                        help="cpu, cuda or cuda:N (default: the backend's choice, CUDA when available)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -66,15 +70,16 @@ def output_path(input_dir: Path, output_dir: Path, image_path: Path) -> Path:
     return (output_dir / image_path.relative_to(input_dir)).with_suffix(".png")
 
 
-def apply_folder(backend, input_dir: Path, output_dir: Path, progress: bool = True) -> dict:
-    """Process every image under ``input_dir`` into ``output_dir``.
+def apply_folder(backend, input_dir: Path, output_dir: Path, progress: bool = True,
+                 files: Optional[List[Path]] = None) -> dict:
+    """Process every image under ``input_dir`` (or the given ``files`` in it) into ``output_dir``.
 
     Returns:
         ``{"written": [...], "failed": [(path, reason), ...], "seconds": processing time}``.
     """
     from tqdm import tqdm
 
-    files = list_files(input_dir, IMAGE_SUFFIXES)
+    files = list_files(input_dir, IMAGE_SUFFIXES) if files is None else files
     written, failed, claimed = [], [], set()
     seconds = 0.0
     for path in tqdm(files, desc="haze_apply", unit="img", disable=not progress, file=sys.stderr):
@@ -104,9 +109,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     direction = Direction(args.direction)
     try:
         check_folders(args.input, args.output)
-        if args.backend in ("dcp", "physics") and (args.backend != "dcp" or direction != Direction.DEHAZE):
-            raise ValueError("--backend dcp is for --direction dehaze only; physics haze needs depth "
-                             "(use haze_bag or the node)")
+        if args.backend == "physics":
+            raise ValueError("--backend physics needs each image's depth, which haze_apply does not have "
+                             "(use haze_bag, haze_eval --depth or the node)")
+        if args.backend == "dcp" and direction != Direction.DEHAZE:
+            raise ValueError("--backend dcp is for --direction dehaze only")
+        files = list_files(args.input, IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under --input {args.input}")
+        existing = [t for t in (output_path(args.input, args.output, f) for f in files) if t.exists()]
+        if existing and not args.overwrite:
+            raise ValueError(f"{len(existing)} output(s) exist already, e.g. {existing[0]} "
+                             "(pass --overwrite to replace them)")
         spec = BackendSpec(name=args.backend, direction=direction, model_path=args.model, device=args.device)
         backend, notes = create_backend(spec)
     except (BackendError, ValueError) as exc:
@@ -116,7 +130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         LOG.info("%s", note)
     args.output.mkdir(parents=True, exist_ok=True)
     try:
-        summary = apply_folder(backend, args.input, args.output, progress=not args.no_progress)
+        summary = apply_folder(backend, args.input, args.output, progress=not args.no_progress, files=files)
     finally:
         backend.close()
     for path, reason in summary["failed"]:
@@ -125,7 +139,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rate = f", {1000.0 * summary['seconds'] / done:.1f} ms/image" if done else ""
     print(f"{done} of {summary['total']} images written to {args.output} ({backend.describe()}{rate}); "
           f"{len(summary['failed'])} failed")
-    return 1 if summary["failed"] or summary["total"] == 0 else 0
+    return 1 if summary["failed"] else 0
 
 
 if __name__ == "__main__":

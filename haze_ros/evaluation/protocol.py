@@ -152,14 +152,18 @@ def collect_pairs(roots_a: Sequence[Path], roots_b: Sequence[Path], suffixes_b=I
     """
     if len(roots_a) != len(roots_b):
         raise ValueError(f"give the folders in pairs: {len(roots_a)} vs {len(roots_b)}")
-    triples, notes = [], []
+    triples, notes, paired = [], [], 0
     for root_a, root_b in zip(roots_a, roots_b):
         result = pair_folders(root_a, root_b, IMAGE_SUFFIXES, suffixes_b)
+        paired += len(result.pairs)
         triples += [(Path(root_a), a, b) for a, b in result.pairs
                     if numbers is None or number_in_ranges(a, numbers)]
         notes += [f"unpaired: {p}" for p in result.unpaired_a + result.unpaired_b
                   if numbers is None or number_in_ranges(p, numbers)]
         notes += [f"skipped {p}: {why}" for p, why in result.skipped]
+    if not triples and paired:
+        raise ValueError(f"none of the {paired} file pairs between {list(map(str, roots_a))} and "
+                         f"{list(map(str, roots_b))} has a number in --scenes (the last digits of each name)")
     if not triples:
         raise ValueError(f"no file pairs found between {list(map(str, roots_a))} and "
                          f"{list(map(str, roots_b))} (pairing uses the last digits of each name)")

@@ -6,13 +6,19 @@ Usage::
         [--verify] [--engine out/edge_dehaze.engine --precision fp16 \
          --min-shape 1x3x256x256 --opt-shape 1x3x720x1280 --max-shape 1x3x1088x1920]
 
+The ONNX file is written to a temporary name beside ``--onnx`` and moved there only when the export
+(and ``--verify``, when given) succeeded; an existing file at ``--onnx`` is replaced then, like a
+compiler's output, and kept when anything failed.
+
 Exit status: 0 on success, 1 if the export or a parity check failed, 2 for bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -22,6 +28,7 @@ from haze_ros.export import metadata as md
 from haze_ros.export.engine_cache import ShapeProfile, parse_shape
 
 LOG = logging.getLogger("haze_export")
+MIN_OPSET = 11  # the graph's Range (dynamic padding) and DepthToSpace; opset 10 needs NonZero (not portable)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,9 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True,
                         help="checkpoint NAME.safetensors (+ NAME.json beside it)")
     parser.add_argument("--direction", required=True, choices=[d.value for d in Direction])
-    parser.add_argument("--onnx", required=True, type=Path, help="output ONNX file")
+    parser.add_argument("--onnx", required=True, type=Path,
+                        help="output ONNX file (replaced if it exists, only once the export and --verify "
+                             "succeeded)")
     parser.add_argument("--opset", type=int, default=md.DEFAULT_OPSET,
-                        help="ONNX opset (default %(default)s)")
+                        help=f"ONNX opset, at least {MIN_OPSET} (default %(default)s)")
     parser.add_argument("--verify", action="store_true",
                         help="compare ONNX Runtime with PyTorch (fp32 CPU) at several sizes, odd ones "
                         "included")
@@ -102,23 +111,36 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         ShapeProfile(args.min_shape, args.opt_shape, args.max_shape)
+        if args.opset < MIN_OPSET:
+            raise ValueError(f"--opset {args.opset}: the graph needs opset {MIN_OPSET} or newer")
     except ValueError as exc:
         print(f"haze_export: {exc}", file=sys.stderr)
         return 2
     from haze_ros.export.onnx_export import export_checkpoint
 
+    staging = args.onnx.with_name(f".{args.onnx.name}.partial-{os.getpid()}")
     try:
-        result, module = export_checkpoint(args.checkpoint, args.direction, args.onnx, args.opset)
-    except (OSError, ValueError) as exc:
-        print(f"haze_export: export failed: {exc}", file=sys.stderr)
-        return 1
+        try:
+            result, module = export_checkpoint(args.checkpoint, args.direction, staging, args.opset)
+            ok = _verify(args, result, module) if args.verify else True
+        except Exception as exc:  # noqa: BLE001 - torch's exporter raises many types (e.g. a bad --opset)
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            print(f"haze_export: export failed (opset {args.opset}): {type(exc).__name__}: {detail}",
+                  file=sys.stderr)
+            return 1
+        if not ok:
+            print(f"haze_export: parity check failed; {args.onnx} was not written", file=sys.stderr)
+            return 1
+        os.replace(staging, args.onnx)
+    finally:
+        staging.unlink(missing_ok=True)  # after a failure or Ctrl-C; gone already after the move
+    result = dataclasses.replace(result, onnx_path=args.onnx)
     meta = result.metadata
     print(f"onnx: {result.onnx_path} ({result.onnx_path.stat().st_size / 1e6:.2f} MB, opset {meta.opset}, "
           f"sha256 {result.onnx_sha256[:16]}...)")
     print(f"  direction {meta.direction}, preset {meta.preset}, size multiple {meta.size_multiple}, "
           f"checkpoint sha256 {meta.checkpoint_sha256[:16]}..., config sha256 {meta.config_sha256[:16]}...")
     print(f"  ops: {', '.join(result.ops)}; onnx.checker: passed")
-    ok = _verify(args, result, module) if args.verify else True
     if args.engine:
         try:
             _build_engine(args, result.onnx_path)
@@ -128,7 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         except Exception as exc:  # no CUDA device, parser or builder errors
             print(f"haze_export: engine build failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":

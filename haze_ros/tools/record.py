@@ -24,10 +24,9 @@ from typing import Dict, List, Optional
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from rclpy.utilities import remove_ros_args
 
 from haze_ros.tools import bag_io
-from haze_ros.tools.ros_bridge import message_class, qos_to_bag
+from haze_ros.tools.ros_bridge import message_class, qos_to_bag, split_ros_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,14 +114,20 @@ def _done(rec: Recorder, args, started: float) -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``haze_record``; returns the exit status (0 also after SIGINT: bag finalised)."""
     argv = list(sys.argv if argv is None else ["haze_record", *argv])
-    args = build_parser().parse_args(remove_ros_args(argv)[1:])
+    tool_argv, ros_argv = split_ros_args(argv)
+    args = build_parser().parse_args(tool_argv[1:])
+    for name in ("duration", "count", "idle_timeout", "wait_topics"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            print(f"haze_record: error: --{name.replace('_', '-')} must be > 0, got {value}", file=sys.stderr)
+            return 2
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         out = bag_io.OutputBag(args.output, args.storage, args.overwrite)
     except bag_io.BagToolError as exc:
         print(f"haze_record: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
+    rclpy.init(args=ros_argv)
     node = rclpy.create_node("haze_record")
     rec, status = Recorder(node, out), 0
     try:

@@ -24,11 +24,10 @@ from typing import Dict, List, Optional
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.utilities import remove_ros_args
 
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import header_stamp_ns
-from haze_ros.tools.ros_bridge import message_class, qos_from_bag
+from haze_ros.tools.ros_bridge import message_class, qos_from_bag, split_ros_args
 
 IMAGE_TYPES = (bag_io.IMAGE_TYPE, bag_io.COMPRESSED_TYPE)
 CLOCK_PERIOD_S = 0.025  # /clock at 40 Hz between messages, like ros2 bag play's default
@@ -69,7 +68,7 @@ class Replayer:
 
     def __init__(self, node, bag: bag_io.InputBag, topics: Optional[List[str]], remap: Dict[str, str],
                  clock: bool) -> None:
-        self.node, self.bag = node, bag
+        self.node, self.bag, self.remap = node, bag, dict(remap)
         conns = [c for c in bag.connections if topics is None or c.topic in topics]
         if topics:
             missing = sorted(set(topics) - {c.topic for c in conns})
@@ -171,7 +170,11 @@ class Replayer:
 
 def _report(replayer: Replayer, bag: bag_io.InputBag, wall_s: float, loops: int, interrupted: bool,
             unmatched: List[str]) -> dict:
-    """Counts per topic: ``in_bag`` × loops, ``attempted``, ``published``, ``dropped`` (= failures)."""
+    """Count messages per bag topic for the end-of-run report.
+
+    Per topic: ``in_bag`` × loops, ``attempted``, ``published``, ``dropped`` (= failures), and
+    ``published_as`` (the topic name after ``--remap``).
+    """
     in_bag = collections.Counter()
     for conn in replayer.connections:
         in_bag[conn.topic] += conn.msgcount
@@ -182,7 +185,8 @@ def _report(replayer: Replayer, bag: bag_io.InputBag, wall_s: float, loops: int,
         "wall_time_s": round(wall_s, 3), "messages_published": total,
         "achieved_rate_msgs_per_s": round(total / wall_s, 2) if wall_s else None,
         "per_topic": {t: {"in_bag": in_bag[t], "attempted": attempted[t], "published": published[t],
-                          "dropped": attempted[t] - published[t]} for t in sorted(in_bag)},
+                          "dropped": attempted[t] - published[t], "published_as": replayer.remap.get(t, t)}
+                      for t in sorted(in_bag)},
         "late_messages": replayer.stats["late"], "publish_failures": replayer.stats["failures"],
         "topics_without_subscriber": unmatched,
         "publications": [{"topic": t, "header_stamp_ns": h, "wall_ns": w}
@@ -197,7 +201,8 @@ def _print_report(report: dict) -> None:
     if report["interrupted"]:
         print(f"  interrupted after {report['loops_completed']} complete loop(s)", flush=True)
     for topic, row in report["per_topic"].items():
-        print(f"  {topic}: {row['published']} published ({row['in_bag']} in the bag), "
+        renamed = f" as {row['published_as']}" if row["published_as"] != topic else ""
+        print(f"  {topic}: {row['published']} published{renamed} ({row['in_bag']} in the bag), "
               f"{row['dropped']} dropped", flush=True)
 
 
@@ -208,18 +213,26 @@ def _raise_interrupt(*_args) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``haze_replay``; returns the exit status."""
     argv = list(sys.argv if argv is None else ["haze_replay", *argv])
-    args = build_parser().parse_args(remove_ros_args(argv)[1:])
+    tool_argv, ros_argv = split_ros_args(argv)
+    args = build_parser().parse_args(tool_argv[1:])
     if args.rate <= 0:
         print("haze_replay: error: --rate must be > 0", file=sys.stderr)
         return 2
-    remap = dict(item.split(":=", 1) for item in args.remap if ":=" in item)
+    remap = {}
+    for item in args.remap:
+        source, _, target = item.partition(":=")
+        if not (source and target):
+            print(f"haze_replay: error: --remap {item!r}: expected FROM:=TO, "
+                  "e.g. /cam/image_raw:=/camera/image_raw", file=sys.stderr)
+            return 2
+        remap[source] = target
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         bag = bag_io.open_input(args.bag)
     except bag_io.BagToolError as exc:
         print(f"haze_replay: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=argv)
+    rclpy.init(args=ros_argv)
     node = rclpy.create_node("haze_replay")
     loops, started, unmatched, status = 0, time.monotonic(), [], 0
     try:

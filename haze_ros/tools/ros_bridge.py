@@ -3,13 +3,14 @@
 * message classes from type names (``pkg/msg/Type`` → ``pkg.msg.Type``; ``rosidl_runtime_py`` is not
   installed with the PyPI wheels, so this is its ``get_message`` in a few lines);
 * QoS both ways: a bag connection's recorded ``offered_qos_profiles`` → ``rclpy`` ``QoSProfile``
-  and an ``rclpy`` profile → the ``rosbags`` ``Qos`` stored in a recorded bag's metadata.
+  and an ``rclpy`` profile → the ``rosbags`` ``Qos`` stored in a recorded bag's metadata;
+* the command line split into the tool's own arguments and the ``--ros-args`` block for rclpy.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from rclpy.duration import Duration
 from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSLivelinessPolicy, QoSProfile,
@@ -20,6 +21,27 @@ SENSOR_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage", "sen
                 "sensor_msgs/msg/LaserScan", "sensor_msgs/msg/Imu")
 # rclpy policy name (enum member name) ↔ rosbags enum member name; the names agree.
 _INFINITE_S = 2**31 - 1
+
+
+def split_ros_args(argv: List[str]) -> Tuple[List[str], List[str]]:
+    """Split ``argv`` (program name first) into the tool's arguments and the arguments for rclpy.
+
+    Every ``--ros-args ... [--]`` block goes to rclpy (as rcl reads them); everything else is the
+    tool's. Unlike ``rclpy.utilities.remove_ros_args``, a bare ``FROM:=TO`` outside such a block
+    stays with the tool: rcl would take it as a deprecated remap rule and remove it, which broke
+    ``haze_replay --remap FROM:=TO``. Returns ``(tool_argv, ros_argv)``, both starting with the
+    program name.
+    """
+    tool, ros, in_block = [argv[0]], [argv[0]], False
+    for arg in argv[1:]:
+        if arg == "--ros-args":
+            in_block = True
+            ros.append(arg)
+        elif in_block and arg == "--":
+            in_block = False
+        else:
+            (ros if in_block else tool).append(arg)
+    return tool, ros
 
 
 def message_class(msgtype: str):

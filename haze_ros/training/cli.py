@@ -68,6 +68,14 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"haze_train: invalid config: {exc}", file=sys.stderr)
         return 2
+    resume = args.resume or config.run.resume
+    if resume:  # checked before the data loads and the process group forms
+        from haze_ros.networks.loading import CheckpointError, read_checkpoint_meta
+        try:
+            read_checkpoint_meta(resume)
+        except CheckpointError as exc:
+            print(f"haze_train: cannot resume from {resume}: {exc}", file=sys.stderr)
+            return 2
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world_size > 1:
@@ -83,7 +91,6 @@ def main(argv=None) -> int:
         data = HazeTrainingData(config.data, root)
         val = validation_images(config.data, root, config.run.seed) if rank == 0 else []
         run = TrainingRun(trainer, data, val, _resolve(config.run.output_dir))
-        resume = args.resume or config.run.resume
         if resume:
             run.resume(resume)
         metrics = run.fit()

@@ -62,7 +62,10 @@ def _model_config(section: Any) -> NetworkConfig:
     if not isinstance(section, dict):
         raise ConfigError("model: must be a mapping")
     section = dict(section)
-    base = preset_config(str(section.pop("preset", "edge"))).to_dict()
+    try:
+        base = preset_config(str(section.pop("preset", "edge"))).to_dict()
+    except ValueError as exc:
+        raise ConfigError(f"model.preset: {exc}") from None
     if "discriminator" in section and isinstance(section["discriminator"], dict):
         base["discriminator"].update(section.pop("discriminator"))
     unknown = set(section) - set(base)
