@@ -204,8 +204,8 @@ class OutputBag:
         discard_partial(self.path)
         self.staging.mkdir()
         self.tmp_path = self.staging / self.path.name
-        self.writer = Writer(self.tmp_path, version=9, storage_plugin=STORAGES[storage])
         try:
+            self.writer = Writer(self.tmp_path, version=9, storage_plugin=STORAGES[storage])
             self.writer.open()
         except BaseException:
             discard_partial(self.path)
