@@ -4,6 +4,7 @@ Three node processes (dehaze raw, haze with depth, dehaze compressed) on an isol
 ROS_DOMAIN_ID; frames are the shipped samples (data/samples) and, where present, ../shared/data.
 """
 
+import importlib.util
 import math
 
 import cv2
@@ -323,8 +324,9 @@ def test_compressed_input_and_clean_startup_failure():
     from haze_ros.ros.conversions import encode_compressed
     from sensor_msgs.msg import CompressedImage, Image
 
-    overrides = FAST + [("input_transport", "compressed"),  # REP 2003 override of the input QoS:
-                        ("qos_overrides./image_raw/compressed.subscription.reliability", "reliable")]
+    overrides = FAST + [("input_transport", "compressed"),  # REP 2003 overrides of two topics' QoS:
+                        ("qos_overrides./image_raw/compressed.subscription.reliability", "reliable"),
+                        ("qos_overrides./image_dehazed/camera_info.publisher.durability", "transient_local")]
     node = NodeProcess(REPO / "config" / "dehaze.yaml", overrides, domain_offset=2)
     client = GraphClient(node.domain_id)
     try:
@@ -348,9 +350,18 @@ def test_compressed_input_and_clean_startup_failure():
         assert node.alive()
         from rclpy.qos import ReliabilityPolicy
 
-        info = client.node.get_subscriptions_info_by_topic("/image_raw/compressed")
-        assert [i.qos_profile.reliability for i in info if i.node_name == "haze_node"] == \
-            [ReliabilityPolicy.RELIABLE]
+        from rclpy.qos import DurabilityPolicy
+
+        def qos_of(topic, kind):
+            infos = getattr(client.node, f"get_{kind}_info_by_topic")(topic)
+            return [i.qos_profile for i in infos if i.node_name == "haze_node"][0]
+
+        assert qos_of("/image_raw/compressed", "subscriptions").reliability == ReliabilityPolicy.RELIABLE
+        info_pub = qos_of("/image_dehazed/camera_info", "publishers")
+        assert info_pub.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        # each override changes its own topic only (rclpy writes it into the profile it is given)
+        assert qos_of("/camera_info", "subscriptions").reliability == ReliabilityPolicy.BEST_EFFORT
+        assert qos_of("/image_dehazed", "publishers").durability == DurabilityPolicy.VOLATILE
     finally:
         client.close()
         rc, out = node.stop()
@@ -403,6 +414,10 @@ def test_model_backend_dehazes_with_the_shipped_model():
     ("dehaze.yaml", [("backend", "no_such_backend")], ["backend='no_such_backend'", "is not one of"]),
     ("dehaze.yaml", [("dcp.patch", 16)], ["dcp.patch must be odd"]),
     ("hazify.yaml", [("haze.visibility_m", -5.0)], ["haze.visibility_m"]),
+    ("no_such_params.yaml", [], ["cannot start", "no_such_params.yaml"]),
+    pytest.param("dehaze.yaml", [("backend", "tensorrt")], ["backend='tensorrt'", "not available here"],
+                 marks=pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None,
+                                          reason="TensorRT is installed: the backend may start")),
 ])
 def test_startup_failure_names_the_parameter(params_file, overrides, expected):
     failing = NodeProcess(params_file and REPO / "config" / params_file, overrides, domain_offset=3)

@@ -106,12 +106,22 @@ def test_declare_all_on_a_real_node_reads_the_file_and_names_missing(rclpy_conte
         node.destroy_node()
 
 
-def test_out_of_range_file_value_names_the_parameter(rclpy_context):
+@pytest.mark.parametrize("name, value, reason", [
+    ("dcp.patch", 16, "dcp.patch must be odd"),
+    ("device", "banana", "device must be cpu, cuda, cuda:N"),
+    ("device", "cuda:x", "device must be cpu, cuda, cuda:N"),
+])
+def test_bad_file_value_names_the_parameter(rclpy_context, name, value, reason):
     values = load_params_file("dehaze.yaml")
-    values["dcp.patch"] = 16
+    values[name] = value
     node = _node(rclpy_context, values)
     try:
-        with pytest.raises(params.ParameterError, match="dcp.patch must be odd"):
+        with pytest.raises(params.ParameterError, match=reason):
             params.declare_all(node, params.specs_for_mode("dehaze"))
     finally:
         node.destroy_node()
+
+
+@pytest.mark.parametrize("device", ["", "cpu", "cuda", "cuda:1"])
+def test_device_values_that_are_accepted(device):
+    assert params.check_value(next(s for s in params.SPECS if s.name == "device"), device) is None

@@ -71,9 +71,10 @@ def create_backend(spec: BackendSpec) -> Tuple[Backend, List[str]]:
                            f"{sorted(REGISTRY) + list(SELECTORS)}")
     try:
         cls = _load_class(spec.name)
+        backend = cls(spec)  # runtimes import their libraries here (tensorrt, onnxruntime, torch)
     except ImportError as exc:
-        raise BackendError(f"backend {spec.name!r} is not available here: {exc}") from exc
-    return cls(spec), [f"backend {spec.name} selected explicitly"]
+        raise BackendError(f"backend {spec.name!r} is not available here ({exc})") from exc
+    return backend, [f"backend {spec.name} selected explicitly"]
 
 
 def available_names() -> List[str]:

@@ -75,14 +75,17 @@ class HazeControl:
         self._frame_index = 0  # index of every image received, the ``frame_index`` of the haze source
 
     def create_topics(self, out: str, sub_qos, pub_qos, overrides) -> None:
-        """Create the ``<out>/haze_params`` publisher, and the ``depth`` subscription with ``use_depth``."""
+        """Create the ``<out>/haze_params`` publisher, and the ``depth`` subscription with ``use_depth``.
+
+        ``sub_qos`` / ``pub_qos`` make a fresh ``QoSProfile`` per call (overrides are written into it).
+        """
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
 
-        self._params_pub = self.node.create_publisher(DiagnosticArray, f"{out}/haze_params", pub_qos,
+        self._params_pub = self.node.create_publisher(DiagnosticArray, f"{out}/haze_params", pub_qos(),
                                                       qos_overriding_options=overrides)
         if self.sync is not None:
-            self.depth_sub = self.node.create_subscription(Image, "depth", self._on_depth, sub_qos,
+            self.depth_sub = self.node.create_subscription(Image, "depth", self._on_depth, sub_qos(),
                                                            qos_overriding_options=overrides)
 
     def reconfigure(self, values: dict):

@@ -13,15 +13,16 @@ or ``image_hazed`` (Image, input header and encoding), ``<out>/camera_info``, an
 
 from __future__ import annotations
 
+import math
 import sys
 import time
-from typing import Optional
+from typing import Dict, Optional
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import HistoryPolicy, QoSPolicyKind, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -35,7 +36,12 @@ from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_a
 from haze_ros.ros.haze_control import HazeControl
 
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
+BAD_FRAME_LOG_PERIOD_S = 2.0  # at most one "bad frame" warning per reason in this period
 CLASSICAL_BACKENDS = ("physics", "dcp")  # take their options from dcp.* / depth_free.*, not runtime.*
+# REP-2003 QoS overrides (``qos_overrides.<topic>.<publisher|subscription>.<policy>``): rclpy's
+# ``with_default_policies()`` plus durability, e.g. a transient-local camera_info.
+OVERRIDABLE_QOS_POLICIES = (QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH, QoSPolicyKind.RELIABILITY,
+                            QoSPolicyKind.DURABILITY)
 
 
 def stamp_ns(stamp) -> int:
@@ -53,6 +59,7 @@ class HazeNode(Node):
         self.values["mode"] = mode
         self.mode = mode
         self.stats = FrameStats()
+        self._last_bad_frame_log: Dict[str, float] = {}  # reason -> monotonic time of its last warning
         self.processor, self.backend_notes = self._build_processor()
         self.haze: Optional[HazeControl] = HazeControl(self, self.values) if mode == "haze" else None
         self._create_topics()
@@ -76,6 +83,9 @@ class HazeNode(Node):
                                         f"{v['model_path']!r}, device={v['device']!r}): {exc}") from exc
         for note in notes:
             self.get_logger().info(f"backend selection: {note}")
+        if v["device"] not in ("", "cpu") and backend.name in CLASSICAL_BACKENDS:
+            self.get_logger().warning(f"device={v['device']!r} is ignored: backend {backend.name!r} runs on "
+                                      "the CPU")
         knobs = params.backend_knobs(v)
         tunables = backend.tunables()
         ignored = sorted(k for k in knobs if k not in tunables)
@@ -95,26 +105,33 @@ class HazeNode(Node):
 
     def _create_topics(self) -> None:
         depth = self.values["queue_depth"]
-        sub_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                             reliability=qos_profile_sensor_data.reliability,
-                             durability=qos_profile_sensor_data.durability)
-        pub_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                             reliability=ReliabilityPolicy.RELIABLE)
-        overrides = QoSOverridingOptions.with_default_policies()
+
+        def sub_qos() -> QoSProfile:
+            return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                              reliability=qos_profile_sensor_data.reliability,
+                              durability=qos_profile_sensor_data.durability)
+
+        def pub_qos() -> QoSProfile:
+            return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
+                              reliability=ReliabilityPolicy.RELIABLE)
+
+        # A fresh profile for every publisher/subscription: rclpy writes a topic's QoS override into
+        # the profile object it is given, so a shared object would carry one topic's override to all.
+        overrides = QoSOverridingOptions(policy_kinds=OVERRIDABLE_QOS_POLICIES)
         out = OUTPUT_TOPIC[self.mode]
-        self._image_pub = self.create_publisher(Image, out, pub_qos, qos_overriding_options=overrides)
-        self._info_pub = self.create_publisher(CameraInfo, f"{out}/camera_info", pub_qos,
+        self._image_pub = self.create_publisher(Image, out, pub_qos(), qos_overriding_options=overrides)
+        self._info_pub = self.create_publisher(CameraInfo, f"{out}/camera_info", pub_qos(),
                                                qos_overriding_options=overrides)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         if self.values["input_transport"] == "compressed":
             self._image_sub = self.create_subscription(CompressedImage, "image_raw/compressed",
                                                        self._on_compressed,
-                                                       sub_qos, qos_overriding_options=overrides)
+                                                       sub_qos(), qos_overriding_options=overrides)
         else:
-            self._image_sub = self.create_subscription(Image, "image_raw", self._on_image, sub_qos,
+            self._image_sub = self.create_subscription(Image, "image_raw", self._on_image, sub_qos(),
                                                        qos_overriding_options=overrides)
-        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._info_pub.publish, sub_qos,
-                                                  qos_overriding_options=overrides)
+        self._info_sub = self.create_subscription(CameraInfo, "camera_info", self._info_pub.publish,
+                                                  sub_qos(), qos_overriding_options=overrides)
         if self.haze is not None:
             self.haze.create_topics(out, sub_qos, pub_qos, overrides)
 
@@ -177,7 +194,10 @@ class HazeNode(Node):
                 published = False
         self.stats.on_dropped(reason, detail, passed_through=published)
         outcome = "passed through" if published else "dropped"
-        self.get_logger().warning(f"bad frame ({reason}): {detail} — {outcome}", throttle_duration_sec=2.0)
+        now = time.monotonic()  # throttled per reason, so one flood cannot hide another reason
+        if now - self._last_bad_frame_log.get(reason, -math.inf) >= BAD_FRAME_LOG_PERIOD_S:
+            self._last_bad_frame_log[reason] = now
+            self.get_logger().warning(f"bad frame ({reason}): {detail} — {outcome}")
 
     # ------------------------------------------------------------------ observability
     def _publish_diagnostics(self) -> None:
@@ -244,7 +264,12 @@ def main(args=None) -> int:
     Written for Humble as well as Jazzy/Kilted: ``rclpy.init()`` is not used as a context manager
     (Humble's returns None); SIGINT and external shutdown both end in a clean exit.
     """
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - RCLError's module differs by distro (e.g. a bad params file)
+        print(f"haze_node: cannot start: rclpy.init failed (check --params-file and the --ros-args): "
+              f"{str(exc).strip()}", file=sys.stderr)
+        return 1
     logger = rclpy.logging.get_logger("haze_node")
     node = None
     try:

@@ -10,6 +10,7 @@ allowed strings, odd patch sizes). Parameters that need a reload are ``read_only
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -153,6 +154,8 @@ def check_value(spec: ParamSpec, value) -> Optional[str]:
             return f"haze.airlight must be three values in [0, 1], got {values!r}"
     if spec.name == "dcp.patch" and int(value) % 2 == 0:
         return f"dcp.patch must be odd, got {value}"
+    if spec.name == "device" and not re.fullmatch(r"|cpu|cuda(:\d+)?", str(value)):
+        return f"device must be cpu, cuda, cuda:N or '' (the backend's choice), got {value!r}"
     return None
 
 
