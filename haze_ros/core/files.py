@@ -1,4 +1,4 @@
-"""File helpers shared by checkpoints, ONNX export and the engine cache."""
+"""File helpers shared by checkpoints, ONNX export, the engine cache and the bag writers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def partial_path(path: Union[str, Path]) -> Path:
+    """Name under which this process writes an output until it is complete: ``.<name>.partial-<pid>``.
+
+    In the same folder as ``path`` (so the final rename stays on one file system), hidden, and marked
+    as partial, so an interrupted run never leaves something that looks finished.
+    """
+    path = Path(path)
+    return path.parent / f".{path.name}.partial-{os.getpid()}"
 
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:

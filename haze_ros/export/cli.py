@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from haze_ros.core.files import partial_path
 from haze_ros.core.types import Direction
 from haze_ros.export import metadata as md
 from haze_ros.export.engine_cache import ShapeProfile, parse_shape
@@ -118,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from haze_ros.export.onnx_export import export_checkpoint
 
-    staging = args.onnx.with_name(f".{args.onnx.name}.partial-{os.getpid()}")
+    staging = partial_path(args.onnx)
     try:
         try:
             result, module = export_checkpoint(args.checkpoint, args.direction, staging, args.opset)

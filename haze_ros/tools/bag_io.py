@@ -24,6 +24,8 @@ from rosbags.interfaces import Connection, ConnectionExtRosbag2, MessageDefiniti
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from haze_ros.core.files import partial_path
+
 LOG = logging.getLogger(__name__)
 
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
@@ -166,17 +168,6 @@ def offered_qos(conn: Connection) -> list:
     return []
 
 
-def partial_path(path: Path) -> Path:
-    """Staging folder of an output bag being written by this process: ``.<name>.partial-<pid>``.
-
-    The bag itself is written to ``<staging>/<name>``, so its storage file already carries the final
-    name (rosbags names it after the bag folder: ``<name>.mcap``, ``<name>.db3``); ``commit``
-    only moves that folder up and removes the staging folder.
-    """
-    path = Path(path)
-    return path.parent / f".{path.name}.partial-{os.getpid()}"
-
-
 def discard_partial(path: Path) -> None:
     """Remove this process's staging folder for ``path`` if there is one (idempotent)."""
     shutil.rmtree(partial_path(path), ignore_errors=True)
@@ -184,6 +175,10 @@ def discard_partial(path: Path) -> None:
 
 class OutputBag:
     """A rosbag2 bag written under a temporary name and renamed to ``path`` by ``commit()``.
+
+    The bag is written to ``<staging>/<name>`` with ``staging = partial_path(path)``, so its storage
+    file already carries the final name (rosbags names it after the bag folder: ``<name>.mcap``,
+    ``<name>.db3``); ``commit`` only moves that folder up and removes the staging folder.
 
     Args:
         path: final bag folder. Must not exist unless ``overwrite`` (then replaced on commit only).

@@ -107,6 +107,8 @@ class TrainingRun:
 
     def _out_of_time(self, deadline: float) -> bool:
         """Whether the wall-time limit is reached (rank 0 decides, so every replica stops together)."""
+        if deadline == float("inf"):  # no limit (the same config on every rank): no collective per step
+            return False
         stop = torch.tensor([1.0 if time.time() >= deadline else 0.0])
         if self.trainer.world_size > 1:
             torch.distributed.broadcast(stop, src=0)
