@@ -24,7 +24,7 @@ PARAMETER_ARGUMENTS = {
     "precision": ("precision", str, "fp32 | fp16 (GPU runtimes)"),
     "input_transport": ("input_transport", str, "raw (image_raw) | compressed (image_raw/compressed)"),
     "passthrough_bad_frames": ("passthrough_bad_frames", bool, "publish bad frames unchanged (true/false)"),
-    "use_depth": ("use_depth", bool, "subscribe the aligned depth topic (true/false)"),
+    "depth_source": ("depth_source", str, "depth of the haze: topic (depth_topic) | flat_road | model"),
     "haze_visibility_m": ("haze.visibility_m", float, "meteorological visibility in metres (beta = 3/V)"),
     "haze_airlight": ("haze.airlight", "floats", "atmospheric light as R,G,B in [0, 1], e.g. 0.9,0.9,0.95"),
     "haze_randomize": ("haze.randomize", bool, "paper's per-frame randomisation of A and beta (true/false)"),

@@ -123,13 +123,15 @@ def _check_same_as_pipeline(dec_in, hazed):
     from haze_ros.backends.factory import BackendSpec, create_backend
     from haze_ros.core.processor import FrameProcessor
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
-    from haze_ros.tools.bag_frames import depth_to_metres
+    from haze_ros.hazing.depth_policy import DepthPolicy, depth_metres
+    from haze_ros.ros.conversions import depth_image_to_array
 
     backend, _notes = create_backend(BackendSpec(name="physics", direction=Direction.HAZE))
     image = dec_in[RAW][0]
     pixels = image.data.reshape(image.height, image.width, 3)
     haze = HazeParams(beta_per_m=3.0 / 150.0, depth_source="depth_topic")
-    depth = depth_to_metres(dec_in[DEPTH][0])
+    policy = DepthPolicy(scale_m_per_unit=0.001, max_invalid_fraction=0.95)
+    depth = depth_metres(depth_image_to_array(dec_in[DEPTH][0]), "32FC1", pixels.shape, policy)
     conditions = FrameConditions(depth_m=depth, haze=haze)
     expected = FrameProcessor(backend).process(pixels, "bgr8", conditions).image
     assert bytes(hazed.data) == expected.tobytes()

@@ -7,7 +7,7 @@ import sys
 import haze_ros
 from conftest import REPO
 
-ROS_FREE = ("core", "physics", "backends", "networks", "training", "evaluation", "export")
+ROS_FREE = ("core", "physics", "hazing", "backends", "networks", "training", "evaluation", "export")
 
 
 def _modules():

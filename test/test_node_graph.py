@@ -201,6 +201,7 @@ def haze_graph():
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
+    # the deprecated use_depth:=true still selects depth_source topic (the file says flat_road)
     node = NodeProcess(REPO / "config" / "hazify.yaml",
                        FAST + [("use_depth", "true"), ("depth.max_age_s", 0.5), ("depth.sync_tolerance_s",
                                                                                  0.01)],

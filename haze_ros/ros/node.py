@@ -6,7 +6,7 @@ run one warm-up frame → only then create publishers, subscriptions and timers.
 parameter at fault and the process exits with status 1.
 
 Topics (relative, remappable): in ``image_raw`` (Image) or ``image_raw/compressed``
-(CompressedImage), ``camera_info``, ``depth`` (haze mode with ``use_depth``); out ``image_dehazed``
+(CompressedImage), ``camera_info``, ``depth`` (haze mode with ``depth_source: topic``); out ``image_dehazed``
 or ``image_hazed`` (Image, input header and encoding), ``<out>/camera_info``, and in haze mode
 ``image_hazed/haze_params`` (diagnostic_msgs/DiagnosticArray, stamp = the frame's stamp).
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
 from typing import Dict, Optional
 
 import rclpy
@@ -31,6 +32,7 @@ from haze_ros.backends.base import BackendError
 from haze_ros.backends.factory import BackendSpec, create_backend
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction
+from haze_ros.hazing.depth_policy import check_depth_source
 from haze_ros.ros import conversions, params
 from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_array
 from haze_ros.ros.haze_control import HazeControl
@@ -44,9 +46,13 @@ OVERRIDABLE_QOS_POLICIES = (QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH, QoSPolic
                             QoSPolicyKind.DURABILITY)
 
 
-def stamp_ns(stamp) -> int:
-    """``builtin_interfaces/Time`` → integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one frame: ``processed``, else dropped or ``passed_through`` with ``reason``."""
+
+    processed: bool
+    reason: str = ""
+    passed_through: bool = False
 
 
 class HazeNode(Node):
@@ -58,10 +64,21 @@ class HazeNode(Node):
         self.values = params.declare_all(self, [s for s in params.specs_for_mode(mode) if s.name != "mode"])
         self.values["mode"] = mode
         self.mode = mode
+        if mode == "haze":
+            self._apply_deprecated_use_depth()
         self.stats = FrameStats()
         self._last_bad_frame_log: Dict[str, float] = {}  # reason -> monotonic time of its last warning
         self.processor, self.backend_notes = self._build_processor()
-        self.haze: Optional[HazeControl] = HazeControl(self, self.values) if mode == "haze" else None
+        self.haze: Optional[HazeControl] = None
+        if mode == "haze":
+            try:
+                reason = check_depth_source(self.values["depth_source"], self.processor.backend.name)
+                if reason:
+                    raise params.ParameterError(f"parameter {reason}")
+                self.haze = HazeControl(self, self.values)
+            except ValueError:  # ParameterError, HazeSourceError
+                self.processor.backend.close()
+                raise
         self._create_topics()
         self._last_log = time.monotonic()
         self._diag_timer = self.create_timer(self.values["diagnostics_period_s"], self._publish_diagnostics)
@@ -70,6 +87,17 @@ class HazeNode(Node):
                                f"{self._image_sub.topic_name} -> output {self._image_pub.topic_name}")
 
     # ------------------------------------------------------------------ start-up
+    def _apply_deprecated_use_depth(self) -> None:
+        """Honour the old ``use_depth`` (true = ``depth_source: topic``) with a deprecation warning."""
+        use_depth = params.declare_deprecated(self, "use_depth")
+        if use_depth is None:
+            return
+        wanted = "topic" if use_depth else "flat_road"
+        self.get_logger().warning(f"parameter use_depth is deprecated: use depth_source (use_depth="
+                                  f"{use_depth} -> depth_source={wanted!r}; it overrides depth_source="
+                                  f"{self.values['depth_source']!r})")
+        self.values["depth_source"] = wanted
+
     def _build_processor(self):
         v = self.values
         spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
@@ -163,23 +191,22 @@ class HazeNode(Node):
         else:
             self.haze.submit(header, array, encoding, t0, raw_msg)
 
-    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> bool:
+    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> Outcome:
         """Run the processor on one frame and publish the result; bad frames are counted, never raised."""
         try:
             result = self.processor.process(array, encoding, conditions)
         except FrameRejected as exc:
-            self.reject(exc.reason, str(exc), raw_msg, header, array, encoding)
-            return False
+            return self.reject(exc.reason, str(exc), raw_msg, header, array, encoding)
         except Exception as exc:  # a backend failure must not kill the node
             self.get_logger().error(f"backend {self.processor.backend.name} failed on a frame: {exc!r}",
                                     throttle_duration_sec=5.0)
-            self.reject("backend_error", repr(exc), raw_msg, header, array, encoding)
-            return False
+            return self.reject("backend_error", repr(exc), raw_msg, header, array, encoding)
         self._image_pub.publish(conversions.to_image_msg(result.image, encoding, header))
         self.stats.on_processed((time.perf_counter() - t0) * 1e3, result.backend_ms)
-        return True
+        return Outcome(True)
 
-    def reject(self, reason: str, detail: str, raw_msg=None, header=None, array=None, encoding=None) -> None:
+    def reject(self, reason: str, detail: str, raw_msg=None, header=None, array=None,
+               encoding=None) -> Outcome:
         """Count a bad frame under ``reason``; publish it unchanged if ``passthrough_bad_frames``."""
         passthrough = bool(self.values["passthrough_bad_frames"])
         published = False
@@ -198,6 +225,7 @@ class HazeNode(Node):
         if now - self._last_bad_frame_log.get(reason, -math.inf) >= BAD_FRAME_LOG_PERIOD_S:
             self._last_bad_frame_log[reason] = now
             self.get_logger().warning(f"bad frame ({reason}): {detail} — {outcome}")
+        return Outcome(False, reason, published)
 
     # ------------------------------------------------------------------ observability
     def _publish_diagnostics(self) -> None:

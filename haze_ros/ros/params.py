@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from haze_ros.core.params_file import read_params_file  # noqa: F401 - re-exported for the tools
+from haze_ros.hazing.depth_policy import DEPTH_SOURCES
+
 COMMON, DEHAZE, HAZE = "common", "dehaze", "haze"
 
 
@@ -82,8 +85,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec("dcp.guided_subsample", "int", "DCP: guided filter run this many times coarser (1 = exact)",
               range=(1, 16), group=DEHAZE),
     # --- haze mode ---
-    ParamSpec("use_depth", "bool", "subscribe to the aligned depth topic (else depth-free approximation)",
-              True, group=HAZE),
+    ParamSpec("depth_source", "string", "depth of the haze: topic (the aligned depth topic), flat_road "
+              "(depth-free approximation, physics backend), model (inferred by the learned haze backend)",
+              True, choices=DEPTH_SOURCES, group=HAZE),
     ParamSpec("haze.visibility_m", "double", "meteorological visibility V in metres (beta = 3/V)",
               range=(1.0, 100000.0), group=HAZE),
     ParamSpec("haze.airlight", "double_array", "atmospheric light A as [R, G, B], each in [0, 1]",
@@ -93,6 +97,8 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec("haze.seed", "int", "seed of the randomisation (same seed, same sequence)", range=(0,
                                                                                                  2**31 - 1),
               group=HAZE),
+    ParamSpec("haze.schedule_file", "string", "YAML haze schedule (ramp or segments, see docs/bags.md); "
+              "'' = none; used when haze.randomize is false", group=HAZE),
     ParamSpec("haze.reference_distance_m", "double",
               "reference distance of the randomised beta (paper: 100 m)",
               range=(1.0, 10000.0), group=HAZE),
@@ -122,6 +128,11 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec("depth.max_pending", "int", "images kept waiting for their depth", True, (0, 16), group=HAZE),
 )
 BY_NAME: Dict[str, ParamSpec] = {spec.name: spec for spec in SPECS}
+# Old names still read (with a deprecation warning) when a params file or -p sets them.
+DEPRECATED: Dict[str, ParamSpec] = {
+    "use_depth": ParamSpec("use_depth", "bool", "deprecated: use depth_source (true = topic, false = "
+                           "flat_road)", True, group=HAZE),
+}
 DCP_KNOBS = ("omega", "t0", "patch", "radius", "eps", "guided_subsample")
 DEPTH_FREE_KNOBS = ("camera_height_m", "hfov_deg", "focal_px", "horizon_row", "max_depth_m")
 # parameter prefix -> knob names that Backend.configure() takes (the dcp and physics backends' tunables)
@@ -231,26 +242,16 @@ def declare_all(node, mode_specs: Iterable[ParamSpec]) -> Dict[str, object]:
     return values
 
 
-def read_params_file(path, node_name: str = "haze_node") -> Dict[str, object]:
-    """Flat ``{parameter: value}`` of a ROS params file (the ``/**`` and ``node_name`` sections).
+def declare_deprecated(node, name: str):
+    """Declare the deprecated parameter ``name`` (``DEPRECATED``) without a default; its value or ``None``."""
+    from rclpy.exceptions import ParameterUninitializedException
 
-    Nested keys are joined with dots (``dcp: {omega: 0.9}`` → ``dcp.omega``). ``yaml.safe_load``.
-    """
-    import yaml
-
-    with open(path, encoding="utf-8") as stream:
-        tree = yaml.safe_load(stream) or {}
-    flat: Dict[str, object] = {}
-
-    def walk(node: dict, prefix: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                flat[f"{prefix}{key}"] = value
-    for section in ("/**", node_name, "/" + node_name):
-        walk((tree.get(section) or {}).get("ros__parameters", {}), "")
-    return flat
+    spec = DEPRECATED[name]
+    node.declare_parameter(spec.name, _rclpy_type(spec.kind), _descriptor(spec))
+    try:
+        return node.get_parameter(spec.name).value
+    except ParameterUninitializedException:
+        return None
 
 
 def _rclpy_type(kind: str):

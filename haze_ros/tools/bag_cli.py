@@ -19,12 +19,18 @@ import threading
 from pathlib import Path
 from typing import List, Optional
 
+import yaml
+
 from haze_ros.backends.base import BackendError
 from haze_ros.backends.factory import BackendSpec, available_names
+from haze_ros.core.params_file import package_params_file, read_params_file
 from haze_ros.core.types import Direction
+from haze_ros.hazing.depth_policy import DEPTH_SOURCES, TOPIC, DepthPolicy
+from haze_ros.hazing.sources import make_haze_source
+from haze_ros.ros.params import backend_knobs, runtime_options
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_processing import SUMMARY_FILE, BagJob, run_job
-from haze_ros.tools.haze_sources import HazeSourceError, haze_source_from_args
+from haze_ros.tools.haze_sources import HazeSourceError, haze_values_from_args
 
 LOG = logging.getLogger("haze_bag")
 
@@ -41,22 +47,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=["haze", "dehaze"], required=True)
     parser.add_argument("--topic", action="append", required=True, dest="topics",
                         help="image topic to process (sensor_msgs/Image or CompressedImage); repeatable")
+    parser.add_argument("--params-file", type=Path, metavar="YAML",
+                        help="the node's ROS params file holding every default (default: the package's "
+                             "config/hazify.yaml or config/dehaze.yaml for --mode); options override it")
     depth = parser.add_argument_group("depth (haze mode)")
-    depth.add_argument("--depth-topic", help="aligned depth image topic (32FC1 m or 16UC1); default: the "
-                                             "depth-free flat-road approximation")
-    depth.add_argument("--depth-tolerance", type=float, default=0.05, metavar="S",
-                       help="max |image - depth| header stamp difference in seconds (default 0.05)")
-    depth.add_argument("--depth-scale", type=float, default=0.001, metavar="M",
-                       help="metres per unit of 16-bit depth (default 0.001, REP 118)")
+    depth.add_argument("--depth-source", choices=DEPTH_SOURCES,
+                       help="topic: the aligned --depth-topic; flat_road: the depth-free approximation "
+                            "(physics backend); model: depth inferred by the learned haze backend "
+                            "(default: topic with --depth-topic, else depth_source of the params file)")
+    depth.add_argument("--depth-topic", help="aligned depth image topic (32FC1 m or 16UC1), with "
+                                             "--depth-source topic")
+    depth.add_argument("--depth-tolerance", type=float, metavar="S",
+                       help="max |image - depth| header stamp difference in seconds "
+                            "(default: depth.sync_tolerance_s)")
+    depth.add_argument("--depth-scale", type=float, metavar="M",
+                       help="metres per unit of 16-bit depth (default: depth.scale_m_per_unit, REP 118 mm)")
+    depth.add_argument("--max-invalid-depth", type=float, metavar="F",
+                       help="copy a frame unchanged (depth_invalid) when more than this fraction of its "
+                            "depth is NaN/inf/negative (default: depth.max_invalid_fraction)")
     depth.add_argument("--complete-depth", action="store_true",
-                       help="densify sparse (LiDAR) depth before use (morphological completion)")
-    geometry = parser.add_argument_group("depth-free approximation (haze mode without --depth-topic)")
+                       help="densify sparse (LiDAR) depth before use (default: depth.complete_sparse)")
+    geometry = parser.add_argument_group("depth-free approximation (haze mode, --depth-source flat_road)")
     geometry.add_argument("--camera-height", type=float, metavar="M",
-                          help="camera height above the road, metres (default 1.5)")
+                          help="camera height above the road, metres (default: depth_free.camera_height_m)")
     geometry.add_argument("--horizon-row", type=float, metavar="ROW",
-                          help="image row of the horizon in pixels (default: image centre)")
+                          help="image row of the horizon in pixels (default: depth_free.horizon_row, "
+                               "negative = image centre)")
     geometry.add_argument("--focal-px", type=float, metavar="F",
-                          help="focal length in pixels (default: from a 60 degree horizontal field of view)")
+                          help="focal length in pixels (default: depth_free.focal_px, 0 = from "
+                               "depth_free.hfov_deg)")
     haze = parser.add_argument_group("haze strength (haze mode; exactly one)")
     strength = haze.add_mutually_exclusive_group()
     strength.add_argument("--visibility", type=float, metavar="M",
@@ -65,16 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     strength.add_argument("--schedule", type=Path, metavar="FILE", help="YAML schedule (ramp or segments)")
     strength.add_argument("--random", action="store_true",
                           help="the paper's randomisation per frame (beta, airlight; by --seed)")
+    haze.add_argument("--reference-distance", type=float, metavar="M",
+                      help="--random: depth unit of the random beta in metres (default: "
+                           "haze.reference_distance_m, the paper's 100 m)")
     air = haze.add_mutually_exclusive_group()
     air.add_argument("--airlight", metavar="R,G,B", help="airlight per channel in [0, 1] (default 1,1,1)")
     air.add_argument("--random-airlight", action="store_true",
                      help="airlight drawn per frame in [0.8, 1.0] per channel (by --seed)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    parser.add_argument("--seed", type=int, help="seed of every random choice (default: haze.seed, 0)")
     parser.add_argument("--backend", default=None, choices=available_names(),
-                        help="processing backend (default: physics for haze, dcp for dehaze)")
-    parser.add_argument("--model", default="", metavar="PATH", help="model file for learned backends "
-                                                                    "(default: the shipped model)")
-    parser.add_argument("--device", default="", help="backend device, e.g. cpu or cuda:0")
+                        help="processing backend (default: backend of the params file: physics for haze, "
+                             "dcp for dehaze)")
+    parser.add_argument("--model", default=None, metavar="PATH", help="model file for learned backends "
+                                                                      "(default: model_path, '' = the "
+                                                                      "shipped model)")
+    parser.add_argument("--device", default=None, help="backend device, e.g. cpu or cuda:0 (default: "
+                                                       "device of the params file)")
     parser.add_argument("--storage", choices=sorted(bag_io.STORAGES), default=None,
                         help="output storage (default: the input's; mcap for ROS 1 input)")
     parser.add_argument("--workers", type=int, default=1, help="frame-processing threads (default 1)")
@@ -89,38 +114,86 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _params_defaults(args: argparse.Namespace, direction: Direction) -> dict:
+    """Flat parameter values: the package's params file for the mode, then ``--params-file`` over it."""
+    values = {}
+    for path in [package_params_file(direction.value)] + ([args.params_file] if args.params_file else []):
+        try:
+            values.update(read_params_file(path))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ValueError(f"--params-file {path}: {exc}") from None
+        if values.get("mode", direction.value) != direction.value:
+            raise ValueError(f"--params-file {path} is for mode {values['mode']!r}, not --mode "
+                             f"{direction.value}")
+    return values
+
+
+def _depth_options(args: argparse.Namespace, values: dict):
+    """(depth_source, DepthPolicy, tolerance s) from the depth options over the params file."""
+    source = args.depth_source or (TOPIC if args.depth_topic else values["depth_source"])
+    for option, name in (("depth_scale", "depth.scale_m_per_unit"),
+                         ("max_invalid_depth", "depth.max_invalid_fraction")):
+        if getattr(args, option) is not None:
+            values[name] = getattr(args, option)
+    values["depth.complete_sparse"] = bool(args.complete_depth or values["depth.complete_sparse"])
+    tolerance = args.depth_tolerance if args.depth_tolerance is not None else values["depth.sync_tolerance_s"]
+    if tolerance < 0:
+        raise ValueError("--depth-tolerance must be >= 0 s")
+    if not 0.0 <= values["depth.max_invalid_fraction"] <= 1.0:
+        raise ValueError("--max-invalid-depth must be in [0, 1]")
+    policy = DepthPolicy.from_values(values) if source == TOPIC else None
+    return source, policy, tolerance
+
+
+def _backend_options(args: argparse.Namespace, backend: str, values: dict) -> dict:
+    """``BackendSpec.options``: the params file's knobs of the classical backends or ``runtime.*``."""
+    given = {key: value for key, value in (("camera_height_m", args.camera_height),
+                                           ("horizon_row", args.horizon_row), ("focal_px", args.focal_px))
+             if value is not None}
+    if given and backend != "physics":
+        raise ValueError("--camera-height/--horizon-row/--focal-px apply to the physics backend only")
+    if backend not in ("physics", "dcp"):
+        return runtime_options(values)
+    prefix = "depth_free." if backend == "physics" else "dcp."
+    options = backend_knobs({k: v for k, v in values.items() if k.startswith(prefix)})
+    options.update(backend_knobs({f"depth_free.{k}": v for k, v in given.items()}))
+    return options
+
+
 def job_from_args(args: argparse.Namespace, argv: List[str]) -> BagJob:
-    """Validate ``args`` and build the ``BagJob``; raises ``ValueError`` with a message for the user."""
+    """Validate ``args`` and build the ``BagJob``; raises ``ValueError`` with a message for the user.
+
+    Every default comes from the params file (``--params-file``, else the package's YAML for the
+    mode), read with the node's parameter names; the options override it.
+    """
     direction = Direction(args.mode)
     if args.workers < 1:
         raise ValueError("--workers must be >= 1")
     if args.jpeg_quality is not None and not 1 <= args.jpeg_quality <= 100:
         raise ValueError("--jpeg-quality must be in 1..100")
-    if args.depth_tolerance < 0:
-        raise ValueError("--depth-tolerance must be >= 0 s")
-    source = haze_source_from_args(args) if direction == Direction.HAZE else None
     if direction == Direction.DEHAZE and (args.depth_topic or args.schedule or args.random or args.visibility
-                                          or args.beta is not None):
-        raise ValueError("haze options (--visibility/--beta/--schedule/--random/--depth-topic) "
-                         "need --mode haze")
-    backend = args.backend or ("physics" if direction == Direction.HAZE else "dcp")
-    options = {key: value for key, value in (("camera_height_m", args.camera_height),
-                                             ("horizon_row", args.horizon_row), ("focal_px", args.focal_px))
-               if value is not None}
-    if options and backend != "physics":
-        raise ValueError("--camera-height/--horizon-row/--focal-px apply to the physics backend only")
-    completion = None
-    if args.complete_depth:
-        from haze_ros.tools.haze_sources import depth_completion
-        completion = depth_completion()
+                                          or args.beta is not None or args.depth_source):
+        raise ValueError("haze options (--visibility/--beta/--schedule/--random/--depth-topic/"
+                         "--depth-source) need --mode haze")
+    values = _params_defaults(args, direction)
+    source, haze_values = None, {}
+    if direction == Direction.HAZE:
+        haze_values = haze_values_from_args(args, values)
+        source = make_haze_source(haze_values)
+    depth_source, policy, tolerance = _depth_options(args, values) if direction == Direction.HAZE \
+        else (None, None, 0.0)
+    backend = args.backend or values["backend"]
+    model = args.model if args.model is not None else values["model_path"]
+    device = args.device if args.device is not None else values["device"]
     return BagJob(
         input_path=args.input, output_path=args.output,
-        backend=BackendSpec(name=backend, direction=direction, model_path=args.model, device=args.device,
-                            options=options),
-        topics=tuple(dict.fromkeys(args.topics)), haze_source=source, depth_topic=args.depth_topic,
-        depth_tolerance_ns=int(round(args.depth_tolerance * 1e9)), depth_scale=args.depth_scale,
-        depth_completion=completion, storage=args.storage, workers=args.workers, strict=args.strict,
-        overwrite=args.overwrite, jpeg_quality=args.jpeg_quality, seed=args.seed,
+        backend=BackendSpec(name=backend, direction=direction, model_path=model, device=device,
+                            options=_backend_options(args, backend, values)),
+        topics=tuple(dict.fromkeys(args.topics)), haze_source=source, depth_source=depth_source,
+        depth_topic=args.depth_topic, depth_policy=policy, depth_tolerance_ns=int(round(tolerance * 1e9)),
+        storage=args.storage, workers=args.workers, strict=args.strict,
+        overwrite=args.overwrite, jpeg_quality=args.jpeg_quality,
+        seed=args.seed if args.seed is not None else haze_values.get("haze.seed"),
         progress=not args.no_progress, arguments={"argv": list(argv)})
 
 

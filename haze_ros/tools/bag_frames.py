@@ -1,8 +1,10 @@
 """One bag frame through the shared pipeline: CDR → array → ``FrameProcessor`` → array → CDR.
 
 Decoding and encoding use ``haze_ros.ros.conversions`` (the node's own conversions, duck-typed so
-they work on ``rosbags`` message dataclasses); processing uses ``haze_ros.core.processor`` with a
-backend from ``haze_ros.backends.factory``: the bag tool has no image pipeline of its own.
+they work on ``rosbags`` message dataclasses); a matched depth message is decoded and checked by
+the node's rule (``hazing.depth_policy.depth_metres``); processing uses
+``haze_ros.core.processor`` with a backend from ``haze_ros.backends.factory``: the bag tool has no
+image pipeline of its own.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from haze_ros.core.processor import FrameProcessor, FrameRejected
 from haze_ros.core.types import FrameConditions, HazeParams
+from haze_ros.hazing.depth_policy import DepthPolicy, DepthRejected, depth_metres
 from haze_ros.ros import conversions
 from haze_ros.tools.bag_io import COMPRESSED_TYPE, IMAGE_TYPE
 
@@ -70,38 +73,21 @@ def estimate_jpeg_quality(data) -> Optional[int]:
     return int(np.argmin(errors)) + 1
 
 
-def depth_to_metres(msg, scale_16u: float = 0.001) -> np.ndarray:
-    """Depth Image message → ``(H, W)`` float32 metres, ``inf`` where invalid (0, NaN, inf, < 0).
-
-    Encodings (REP 118): ``32FC1`` metres; ``16UC1``/``mono16`` integer units of ``scale_16u``
-    metres (millimetres by default). Decoding is ``physics.depth.depth_from_ros_image``; raises
-    ``ValueError`` for other encodings or short data.
-    """
-    from haze_ros.physics.depth import depth_from_ros_image
-
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if msg.encoding == "32FC1":
-        raw = np.asarray(msg.data, np.uint8)
-        if step < width * 4 or raw.size < height * step:
-            raise ValueError(f"32FC1 depth {width}x{height} with step {step} has {raw.size} bytes")
-        dtype = np.dtype(">f4" if msg.is_bigendian else "<f4")
-        plane = raw[:height * step].reshape(height, step)[:, :width * 4].copy().view(dtype)
-        return depth_from_ros_image(plane.astype(np.float32).reshape(height, width), "32FC1")
-    if msg.encoding in ("16UC1", "mono16"):
-        return depth_from_ros_image(conversions.image_to_array(msg), msg.encoding, scale_16u)
-    raise ValueError(f"depth encoding {msg.encoding!r} is not supported (use 32FC1 or 16UC1)")
-
-
 @dataclass
 class FrameTask:
-    """One image message to process. ``params`` is ``None`` in dehaze mode."""
+    """One image message to process. ``params`` is ``None`` in dehaze mode.
+
+    ``depth`` is the matched depth message as ``(message type, CDR bytes)`` (``None``: no depth),
+    decoded with ``depth_policy`` next to the frame.
+    """
 
     index: int
     msgtype: str
     raw: bytes
     params: Optional[HazeParams]
-    depth_m: Optional[np.ndarray]
+    depth: Optional[Tuple[str, bytes]] = None
     header_ns: int = 0
+    depth_policy: Optional[DepthPolicy] = None
 
 
 @dataclass
@@ -113,6 +99,7 @@ class FrameResult:
     detail: str = ""
     backend_ms: float = 0.0
     header: object = None
+    depth_label: Optional[str] = None  # FrameConditions.extras["depth_source"] as the backend set it
 
 
 class FrameCodec:
@@ -136,29 +123,48 @@ class FrameCodec:
             msg = self.typestore.deserialize_cdr(task.raw, task.msgtype)
         except Exception as exc:  # noqa: BLE001 - any serde failure means an undecodable frame
             return FrameResult(task.raw, "undecodable", f"CDR does not deserialise: {exc}")
-        conditions = FrameConditions(depth_m=task.depth_m, haze=task.params)
+        conditions = FrameConditions(haze=task.params)
         header = getattr(msg, "header", None)
         try:
             if task.msgtype == IMAGE_TYPE:
-                out_msg, ms = self._image(msg, conditions)
+                out_msg, ms = self._image(msg, task, conditions)
             elif task.msgtype == COMPRESSED_TYPE:
-                out_msg, ms = self._compressed(msg, conditions)
+                out_msg, ms = self._compressed(msg, task, conditions)
             else:
                 raise ValueError(f"unsupported message type {task.msgtype}")
-        except (conversions.ConversionError, FrameRejected) as exc:
+        except (conversions.ConversionError, DepthRejected, FrameRejected) as exc:
             return FrameResult(task.raw, exc.reason, str(exc), header=header)
-        return FrameResult(self.typestore.serialize_cdr(out_msg, task.msgtype), None, "", ms, header)
+        return FrameResult(self.typestore.serialize_cdr(out_msg, task.msgtype), None, "", ms, header,
+                           conditions.extras.get("depth_source"))
 
-    def _image(self, msg, conditions: FrameConditions):
+    def _depth(self, task: FrameTask, image_shape) -> Optional[np.ndarray]:
+        """``(H, W)`` float32 metres of the task's depth message (``None`` without one).
+
+        Raises ``DepthRejected`` (``depth_undecodable``, ``depth_size``, ``depth_invalid``) or
+        ``conversions.ConversionError`` (``bad_depth_encoding`` ...), the node's reasons.
+        """
+        if task.depth is None:
+            return None
+        msgtype, raw = task.depth
+        try:
+            msg = self.typestore.deserialize_cdr(raw, msgtype)
+        except Exception as exc:  # noqa: BLE001 - any serde failure means an undecodable depth
+            raise DepthRejected("depth_undecodable", f"depth CDR does not deserialise: {exc}") from None
+        return depth_metres(conversions.depth_image_to_array(msg), msg.encoding, image_shape,
+                            task.depth_policy)
+
+    def _image(self, msg, task: FrameTask, conditions: FrameConditions):
         pixels = conversions.image_to_array(msg)
+        conditions.depth_m = self._depth(task, pixels.shape)
         out = self.processor.process(pixels, msg.encoding, conditions)
         step, data = conversions.array_to_image_fields(out.image, msg.encoding)
         out_msg = dataclasses.replace(msg, step=step, data=data,
                                       is_bigendian=int(conversions.is_host_bigendian()))
         return out_msg, out.backend_ms
 
-    def _compressed(self, msg, conditions: FrameConditions):
+    def _compressed(self, msg, task: FrameTask, conditions: FrameConditions):
         pixels, encoding = conversions.decode_compressed(msg.format, msg.data)
+        conditions.depth_m = self._depth(task, pixels.shape)
         quality = self.jpeg_quality or estimate_jpeg_quality(msg.data) or DEFAULT_JPEG_QUALITY
         out = self.processor.process(pixels, encoding, conditions)
         _fmt, data = conversions.encode_compressed(out.image, encoding, msg.format, quality)

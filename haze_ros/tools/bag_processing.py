@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import dataclasses
-import hashlib
 import json
 import logging
 import threading
@@ -23,14 +21,17 @@ import time
 from types import SimpleNamespace
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 
 from haze_ros import __version__
 from haze_ros.backends.factory import BackendSpec, create_backend
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
+from haze_ros.export.metadata import sha256_file
+from haze_ros.hazing import depth_policy as dp
+from haze_ros.hazing.record import HazeRecord, ns_to_sec_nanosec
 from haze_ros.tools import bag_io
-from haze_ros.tools.bag_depth import DEPTH_FREE, DepthMatcher, header_stamp_ns
+from haze_ros.tools.bag_depth import DepthMatcher, header_stamp_ns
 from haze_ros.tools.bag_frames import FrameCodec, FrameResult, FrameTask
 from haze_ros.tools.haze_params_msg import PARAMS_SUFFIX, PARAMS_TYPE, params_message
 
@@ -49,8 +50,13 @@ class BagJob:
             output rosbag2 folder.
         backend: the backend to build (its ``direction`` is the mode).
         topics: image topics to process (Image or CompressedImage).
-        haze_source: object with ``params_for(frame_index, stamp_ns) -> HazeParams`` (haze mode).
-        depth_topic: aligned depth image topic (``32FC1`` metres or ``16UC1`` × ``depth_scale`` m).
+        haze_source: object with ``params_for(frame_index, stamp_ns) -> HazeParams`` (haze mode;
+            ``hazing.sources.make_haze_source``).
+        depth_source: ``topic`` / ``flat_road`` / ``model`` (``hazing.depth_policy``); ``None`` =
+            ``topic`` with a ``depth_topic``, else ``flat_road``.
+        depth_topic: aligned depth image topic (``32FC1`` metres or ``16UC1``), with ``topic``.
+        depth_policy: how its depth is decoded and checked (``hazing.depth_policy.DepthPolicy``, the
+            node's ``depth.*`` parameters); required with a ``depth_topic``.
         depth_tolerance_ns: largest |image stamp − depth stamp| accepted as a match.
         storage: output storage ``sqlite3``/``mcap``; ``None`` = same as the input (mcap for ROS 1).
         workers: frame-processing threads (≥ 1; the main thread reads and writes meanwhile).
@@ -65,10 +71,10 @@ class BagJob:
     backend: BackendSpec
     topics: Tuple[str, ...]
     haze_source: object = None
+    depth_source: Optional[str] = None
     depth_topic: Optional[str] = None
+    depth_policy: Optional[dp.DepthPolicy] = None
     depth_tolerance_ns: int = 50_000_000
-    depth_scale: float = 0.001
-    depth_completion: Optional[Callable] = None
     storage: Optional[str] = None
     workers: int = 1
     strict: bool = False
@@ -143,15 +149,27 @@ def _model_file(backend_name: str, model_path: str) -> Optional[str]:
         return model_path or None
 
 
-def _file_sha256(path: Optional[str]) -> Optional[str]:
-    target = Path(path) if path else None
-    if target is None or not target.is_file():
-        return None
-    digest = hashlib.sha256()
-    with target.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _model_sha256(path: Optional[str]) -> Optional[str]:
+    """SHA-256 of the model file, ``None`` without one."""
+    return sha256_file(path) if path and Path(path).is_file() else None
+
+
+def _depth_source(job: BagJob) -> str:
+    """The job's ``depth_source`` (``None`` = ``topic`` with a depth topic, else ``flat_road``)."""
+    return job.depth_source or (dp.TOPIC if job.depth_topic else dp.FLAT_ROAD)
+
+
+def _check_depth(job: BagJob) -> None:
+    """The depth options agree: ``topic`` ⇔ a depth topic (with a ``DepthPolicy``)."""
+    source = _depth_source(job)
+    if source not in dp.DEPTH_SOURCES:
+        raise bag_io.BagToolError(f"--depth-source must be one of {list(dp.DEPTH_SOURCES)}, got {source!r}")
+    if source == dp.TOPIC and not job.depth_topic:
+        raise bag_io.BagToolError("--depth-source topic needs --depth-topic")
+    if source != dp.TOPIC and job.depth_topic:
+        raise bag_io.BagToolError(f"--depth-topic needs --depth-source topic (got {source!r})")
+    if job.depth_topic and job.depth_policy is None:
+        raise bag_io.BagToolError("a depth topic needs a depth policy (BagJob.depth_policy)")
 
 
 def _check_topics(bag: bag_io.InputBag, job: BagJob) -> Dict[str, str]:
@@ -186,8 +204,13 @@ class _Run:
         self.frame_index: Dict[str, int] = collections.defaultdict(int)
         self.workers = _Workers(job, bag.typestore)
         self.backend_name = self.workers.first_codec.processor.backend.name
-        self.depth = DepthMatcher(job.input_path, job.depth_topic, job.depth_tolerance_ns,
-                                  job.depth_scale, job.depth_completion) if job.depth_topic else None
+        self.depth_source = _depth_source(job)
+        reason = dp.check_depth_source(self.depth_source, self.backend_name) if self.haze else None
+        if reason:
+            self.workers.close()
+            raise bag_io.BagToolError(reason)
+        self.depth = DepthMatcher(job.input_path, job.depth_topic, job.depth_tolerance_ns) \
+            if job.depth_topic else None
 
     def feed(self, conn, stamp: int, raw: bytes, frame_types: Dict[str, str]) -> int:
         """Queue one input message; returns the number of frames it added (0 or 1)."""
@@ -199,13 +222,13 @@ class _Run:
         index = self.frame_index[conn.topic]
         self.frame_index[conn.topic] += 1
         header_ns = _header_stamp_ns(raw)
-        depth_m, depth_source = self.depth.match(header_ns) if self.depth else (None, DEPTH_FREE)
-        params = None
-        if self.haze:
-            params = self.job.haze_source.params_for(index, header_ns)
-            params = dataclasses.replace(params, depth_source=depth_source)
-        task = FrameTask(index, conn.msgtype, raw, params, depth_m, header_ns)
-        info = (conn.topic, task, depth_source)
+        depth = self.depth.match(header_ns) if self.depth else None
+        params = self.job.haze_source.params_for(index, header_ns) if self.haze else None
+        task = FrameTask(index, conn.msgtype, raw, params, depth, header_ns, self.job.depth_policy)
+        # what a frame that is not hazed is labelled with: the depth it was meant to get
+        planned = dp.TOPIC_LABEL if depth is not None else dp.RECORD_LABELS[
+            dp.FLAT_ROAD if self.depth_source == dp.TOPIC else self.depth_source]
+        info = (conn.topic, task, planned)
         self.pending.append((out_conn, stamp, raw, self.workers.submit(task), info))
         return 1
 
@@ -224,19 +247,22 @@ class _Run:
         return frames
 
     def _write_frame(self, out_conn, stamp: int, result: FrameResult, info) -> None:
-        topic, task, depth_source = info
+        topic, task, planned = info
         self.out.write(out_conn, stamp, result.raw)
         self.stats.messages_out[topic] += 1
-        if result.reason is not None:
+        applied = result.reason is None
+        label = dp.record_label(task.depth is not None, result.depth_label, self.depth_source) \
+            if applied else planned
+        if not applied:
             self._report_failure(topic, stamp, task.index, result)
         else:
             self.stats.frames_processed += 1
             self.stats.backend_ms_total += result.backend_ms
-            self.stats.depth_sources[depth_source] += 1
+            self.stats.depth_sources[label] += 1
         if task.params is not None:
             header = result.header or _bare_header(task.header_ns)
-            companion = params_message(header, task.params, self.backend_name, result.reason is None,
-                                       result.reason or "")
+            record = HazeRecord(task.params, self.backend_name, label, applied, result.reason or "")
+            companion = params_message(header, record)
             conn = self.out.new_connection(topic.rstrip("/") + PARAMS_SUFFIX, PARAMS_TYPE)
             self.out.write(conn, stamp, self.out.serialize_new(companion, PARAMS_TYPE))
             self.stats.messages_out[conn.topic] += 1
@@ -267,7 +293,7 @@ def _header_stamp_ns(raw: bytes) -> int:
 
 def _bare_header(stamp_ns: int):
     """Build a header with only a stamp, for frames whose own header could not be read."""
-    sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+    sec, nanosec = ns_to_sec_nanosec(stamp_ns)
     return SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=nanosec), frame_id="")
 
 
@@ -279,9 +305,9 @@ def _summary(job: BagJob, run: _Run, seconds: float, storage: str) -> dict:
         "tool": "haze_bag", "tool_version": __version__, "input": str(job.input_path),
         "output": str(job.output_path), "storage": storage, "mode": job.backend.direction.value,
         "backend": backend.describe(), "backend_notes": run.workers.notes,
-        "model_path": model_file, "model_sha256": _file_sha256(model_file),
+        "model_path": model_file, "model_sha256": _model_sha256(model_file),
         "seed": job.seed, "arguments": job.arguments, "topics": list(job.topics),
-        "depth_topic": job.depth_topic, "workers": job.workers,
+        "depth_source": run.depth_source, "depth_topic": job.depth_topic, "workers": job.workers,
         "messages_in": dict(stats.messages_in), "messages_out": dict(stats.messages_out),
         "frames_processed": stats.frames_processed,
         "frames_copied_unchanged": stats.frames_copied_unchanged,
@@ -303,6 +329,7 @@ def run_job(job: BagJob, progress_factory=None) -> dict:
     if job.backend.direction == Direction.HAZE and job.haze_source is None:
         raise bag_io.BagToolError("haze mode needs a haze parameter source (--visibility/--beta/--schedule/"
                                   "--random)")
+    _check_depth(job)
     with bag_io.open_input(job.input_path) as bag:
         frame_types = _check_topics(bag, job)
         storage = job.storage or ("mcap" if bag.storage == "ros1" else bag.storage)

@@ -1,29 +1,24 @@
-"""Command-line haze options → a per-frame haze parameter source from ``physics.haze_params``.
+"""``haze_bag`` / ``haze_demo`` haze options → the shared haze-source factory.
 
-The sources themselves (constant, the paper's randomisation, YAML schedules) live in
-``haze_ros.physics.haze_params``; this adapter only maps ``haze_bag`` / ``haze_demo`` options onto
-them and, for ``--random-airlight`` with a fixed β or a schedule, takes each frame's airlight from
-the paper's randomisation (same per-frame seeding).
+The options map onto the node's parameter names and go through ``hazing.sources.make_haze_source``
+(one factory for the node, the bag tool and training): ``--visibility`` → ``haze.visibility_m``,
+``--beta`` → ``haze.beta_per_m``, ``--airlight`` → ``haze.airlight``, ``--random`` →
+``haze.randomize``, ``--seed`` → ``haze.seed``, ``--reference-distance`` →
+``haze.reference_distance_m``, ``--schedule`` → ``haze.schedule_file``, ``--random-airlight`` →
+``haze.random_airlight``. Options not given keep the params file's values (``defaults``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional, Tuple
+from typing import Mapping, Optional, Tuple
 
-from haze_ros.core.types import HazeParams, visibility_to_beta
+from haze_ros.hazing.sources import HazeSourceError, make_haze_source
 
-DEFAULT_VISIBILITY_M = 150.0
-
-
-class HazeSourceError(ValueError):
-    """Haze options that do not make a valid parameter source (the message names the option)."""
+__all__ = ["HazeSourceError", "haze_source_from_args", "haze_values_from_args", "parse_airlight"]
 
 
 def parse_airlight(text: Optional[str]) -> Tuple[float, float, float]:
-    """``"R,G,B"`` (or one value for grey) → airlight triple in [0, 1]; ``None`` → white."""
-    if not text:
-        return (1.0, 1.0, 1.0)
+    """``"R,G,B"`` (or one value for grey) → airlight triple in [0, 1]."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -35,62 +30,34 @@ def parse_airlight(text: Optional[str]) -> Tuple[float, float, float]:
     return values
 
 
-class RandomAirlight:
-    """Wrap a source: its β per frame, with the airlight of the paper's randomisation for that frame.
+def haze_values_from_args(args, defaults: Mapping[str, object]) -> dict:
+    """``haze.*`` parameter values: ``defaults`` (the params file) overridden by the given options.
 
-    The airlight comes from ``PaperRandomHaze(seed).params_for(frame_index, ...)`` (A ∈ [0.8, 1.0]
-    per channel), so it is deterministic per (seed, frame index). ``params_for`` as for any source.
+    ``args`` has visibility, beta, schedule, random, airlight, random_airlight, seed and
+    reference_distance (each ``None``/``False`` when not given).
     """
-
-    def __init__(self, inner, seed: int) -> None:
-        from haze_ros.physics.haze_params import PaperRandomHaze
-
-        self.inner, self.seed = inner, int(seed)
-        self._random = PaperRandomHaze(seed=self.seed)
-
-    def params_for(self, frame_index: int, stamp_ns: int) -> HazeParams:
-        """Parameters of frame ``frame_index`` (0-based) with a per-frame random airlight."""
-        base = self.inner.params_for(frame_index, stamp_ns)
-        airlight = self._random.params_for(frame_index, stamp_ns).airlight
-        return dataclasses.replace(base, airlight=airlight, seed=self.seed)
-
-
-def haze_source_from_args(args):
-    """Build the parameter source for parsed ``haze_bag`` options.
-
-    ``args`` has visibility, beta, schedule, random, airlight, random_airlight and seed; without a
-    strength option the haze is a constant 150 m visibility.
-    """
-    from haze_ros.physics import haze_params as hp
-
-    seed = int(getattr(args, "seed", 0) or 0)
     explicit_airlight = getattr(args, "airlight", None)
-    random_airlight = getattr(args, "random_airlight", False)
     schedule, random = getattr(args, "schedule", None), getattr(args, "random", False)
     if (schedule or random) and explicit_airlight:
         raise HazeSourceError("--airlight cannot be combined with --schedule (set airlight in the YAML) "
                               "or --random (which draws it)")
-    if random and random_airlight:
+    if random and getattr(args, "random_airlight", False):
         raise HazeSourceError("--random already draws the airlight per frame; drop --random-airlight")
-    airlight = parse_airlight(explicit_airlight)
-    try:
-        if schedule:
-            source = hp.ScheduleHaze.from_yaml(str(schedule))
-        elif random:
-            source = hp.PaperRandomHaze(seed=seed)
-        else:
-            beta = args.beta if getattr(args, "beta", None) is not None else \
-                visibility_to_beta(args.visibility or DEFAULT_VISIBILITY_M)
-            source = hp.ConstantHaze(beta, airlight)
-    except (ValueError, OSError) as exc:
-        raise HazeSourceError(f"invalid haze options: {exc}") from exc
-    if random_airlight:
-        source = RandomAirlight(source, seed)
-    return source
+    values = {k: v for k, v in defaults.items() if k.startswith("haze.")}
+    strength_given = schedule or random or getattr(args, "visibility", None) is not None or \
+        getattr(args, "beta", None) is not None
+    if strength_given:  # the options choose the source; the file's choice does not apply
+        values.update({"haze.randomize": bool(random), "haze.schedule_file": str(schedule or "")})
+    for option, name in (("visibility", "haze.visibility_m"), ("beta", "haze.beta_per_m"),
+                         ("seed", "haze.seed"), ("reference_distance", "haze.reference_distance_m")):
+        if getattr(args, option, None) is not None:
+            values[name] = getattr(args, option)
+    if explicit_airlight:
+        values["haze.airlight"] = list(parse_airlight(explicit_airlight))
+    values["haze.random_airlight"] = bool(getattr(args, "random_airlight", False))
+    return values
 
 
-def depth_completion():
-    """``f(sparse (H, W) float32 m) -> dense`` from ``physics.depth.complete_sparse_depth``."""
-    from haze_ros.physics.depth import complete_sparse_depth
-
-    return complete_sparse_depth
+def haze_source_from_args(args, defaults: Mapping[str, object]):
+    """Build the per-frame haze source for parsed ``haze_bag`` options (``haze_values_from_args``)."""
+    return make_haze_source(haze_values_from_args(args, defaults))

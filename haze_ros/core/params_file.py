@@ -1,0 +1,71 @@
+"""ROS params files (``config/dehaze.yaml``, ``config/hazify.yaml``): the one home of runtime defaults.
+
+``haze_node`` gets them through ``--params-file`` (rcl parses the file), the launch files pass the
+package's file as their default ``params_file``, and ROS-free tools (``haze_bag``, the benchmarks)
+read the same file with ``read_params_file``. ``package_params_file`` finds the package's copy: the
+ament share folder when ``ament_index_python`` knows the package, else the source tree or the
+install's ``share/haze_ros/config``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+CONFIG_FOR_MODE = {"dehaze": "dehaze.yaml", "haze": "hazify.yaml"}
+
+
+def read_params_file(path, node_name: str = "haze_node") -> Dict[str, object]:
+    """Flat ``{parameter: value}`` of a ROS params file (the ``/**`` and ``node_name`` sections).
+
+    Nested keys are joined with dots (``dcp: {omega: 0.9}`` → ``dcp.omega``); a later section
+    overrides an earlier one. ``yaml.safe_load``; raises ``OSError`` / ``yaml.YAMLError`` /
+    ``ValueError`` (not a mapping) for a file that cannot be used.
+    """
+    import yaml
+
+    with open(path, encoding="utf-8") as stream:
+        tree = yaml.safe_load(stream) or {}
+    if not isinstance(tree, dict):
+        raise ValueError(f"{path}: a ROS params file is a mapping of node names to ros__parameters")
+    flat: Dict[str, object] = {}
+
+    def walk(node: dict, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+    for section in ("/**", node_name, "/" + node_name):
+        walk((tree.get(section) or {}).get("ros__parameters", {}), "")
+    return flat
+
+
+def _config_candidates() -> List[Path]:
+    candidates = []
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        try:
+            candidates.append(Path(get_package_share_directory("haze_ros")) / "config")
+        except (PackageNotFoundError, OSError, ValueError):  # not installed, or AMENT_PREFIX_PATH unset
+            pass
+    except ImportError:
+        pass
+    candidates.append(Path(__file__).resolve().parents[2] / "config")  # source tree / editable install
+    candidates.append(Path(sys.prefix) / "share" / "haze_ros" / "config")
+    return candidates
+
+
+def package_params_file(mode: str) -> Path:
+    """The package's params file for ``mode`` (``dehaze`` → ``dehaze.yaml``, ``haze`` → ``hazify.yaml``).
+
+    Raises ``FileNotFoundError`` naming the places looked in.
+    """
+    name = CONFIG_FOR_MODE[mode]
+    candidates = _config_candidates()
+    for folder in candidates:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"the package's {name} was not found (looked in "
+                            f"{', '.join(str(c) for c in candidates)})")
