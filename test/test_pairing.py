@@ -81,3 +81,35 @@ def test_number_ranges():
     for bad in ("", "a-b", "9-3"):
         with pytest.raises(ValueError):
             parse_number_ranges(bad)
+
+
+def test_every_selects_the_held_out_dawn_split(tmp_path):
+    from haze_ros.evaluation.protocol import collect_pairs, hazy_files
+
+    dawn = tmp_path / "dawn_fog"
+    _touch(dawn, *[f"foggy-{i:03d}.jpg" for i in (2, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17)], "foggy-005.xml")
+    picked = hazy_files(dawn, every=5)
+    assert [p.name for p in picked] == ["foggy-002.jpg", "foggy-008.jpg", "foggy-015.jpg"]  # indices 0, 5, 10
+    assert [p.name for p in hazy_files(dawn, every=5, limit=2)] == ["foggy-002.jpg", "foggy-008.jpg"]
+    try:
+        from haze_ros.training.physics_data import dawn_split
+    except ImportError as exc:  # the training extras (torch) are absent
+        pytest.skip(f"haze_ros.training unavailable: {exc}")
+    assert picked == dawn_split(tmp_path, 5)[1]
+    with pytest.raises(ValueError, match="--every"):
+        hazy_files(dawn, every=0)
+
+    clear, depth = tmp_path / "clear", tmp_path / "depth"
+    _touch(clear, *[f"c-{i}.png" for i in range(1, 8)])
+    _touch(depth, *[f"d-{i}.png" for i in range(1, 8)])
+    triples, _ = collect_pairs([clear], [depth], every=3)
+    assert [a.name for _, a, _ in triples] == ["c-1.png", "c-4.png", "c-7.png"]
+
+
+def test_real_dawn_held_out_split_has_every_fifth_image():
+    from haze_ros.evaluation.protocol import hazy_files
+
+    dawn = shared_data("dawn_fog")
+    every = hazy_files(dawn, every=5)
+    images = hazy_files(dawn)
+    assert every == images[::5] and len(every) == -(-len(images) // 5)

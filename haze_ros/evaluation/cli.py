@@ -3,13 +3,17 @@
 Modes (chosen by the folders given):
 
 * ``--clear DIR --depth DIR --depth-scale S``: synthetic haze by eq. (1) with the paper's
-  randomisation (seeded); removal and synthesis scores. ``--clear``/``--depth`` may be repeated
-  (folder pairs, e.g. one per DDAD scene).
+  randomisation (seeded); removal and synthesis scores, synthesis by two protocols: conditioned
+  (the model is given the reference's β and A) and unconditioned (the paper's: it is given
+  neither; a conditioned model then makes β = 0.012 1/m, A = 0.9). ``--clear``/``--depth`` may be
+  repeated (folder pairs, e.g. one per DDAD scene). ``--synthesis-mask measured`` scores synthesis
+  on the measured (LiDAR) pixels only; ``--flat-road`` adds the depth-free flat-road row.
 * ``--hazy DIR --clear DIR``: given (hazy, clear) pairs; removal scores (and the model's synthesis
   against the given hazy image).
 * ``--hazy DIR``: no reference; a fog density (NOT FADE, see ``fog_density``) of input and outputs.
 
-Rows: the hazy input itself ("identity"), DCP (unless ``--no-dcp``), and every ``--model``.
+Rows: the hazy input itself ("identity"), DCP (unless ``--no-dcp``), the flat-road approximation
+(``--flat-road``), and every ``--model``. Every frame goes through ``core.processor.FrameProcessor``.
 Exit status: 0 on success, 1 when some items could not be evaluated (the outputs then say
 ``"complete": false`` and list them), 2 for bad arguments or a model that cannot be loaded.
 """
@@ -27,7 +31,8 @@ from typing import List, Optional
 
 from haze_ros.backends.base import BackendError
 from haze_ros.evaluation import protocol
-from haze_ros.evaluation.methods import close_all, dcp_method, identity_method, model_method
+from haze_ros.evaluation.methods import (FLAT_ROAD_OPTION_KEYS, UNCONDITIONED_HAZE_TEXT, close_all,
+                                         dcp_method, flat_road_method, identity_method, model_method)
 from haze_ros.evaluation.pairing import parse_number_ranges
 from haze_ros.evaluation.report import PictureWriter, markdown_table, write_json, write_report
 
@@ -39,8 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="haze_eval", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Example: haze_eval --model models/edge.safetensors --clear ../shared/data/frida2/clear "
-               "--depth ../shared/data/frida2/depth_cm_uint16 --depth-scale 0.01 --report out/")
+        epilog="Examples: haze_eval --model models/edge.safetensors --clear ../shared/data/frida2/clear "
+               "--depth ../shared/data/frida2/depth_cm_uint16 --depth-scale 0.01 --scenes 45-66 "
+               "--report out/\n"
+               "  haze_eval --model models/edge.safetensors --clear ../shared/data/ddad_dgp/scene_02/rgb "
+               "--depth ../shared/data/ddad_dgp/depth_projected_lidar/scene_02 --depth-scale 0.00390625 "
+               "--synthesis-mask measured --flat-road\n"
+               "  haze_eval --model models/edge.safetensors --hazy ../shared/data/dawn_fog --every 5 "
+               "--pictures 41 --report out/dawn")
     parser.add_argument("--model", action="append", default=[], metavar="PATH",
                         help="checkpoint (.safetensors + .json) or .onnx; repeat for several rows")
     parser.add_argument("--label", action="append", default=[], metavar="NAME",
@@ -60,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenes", metavar="RANGES",
                         help="only files whose last number is in RANGES, e.g. 45-66 (a held-out split; "
                              "FRIDA2 splits are data.test_scenes of config/train/*.yaml)")
+    parser.add_argument("--every", type=int, default=1, metavar="K",
+                        help="keep the items at positions 0, K, 2K ... of the sorted files (pairs: of "
+                             "each folder pair, in pairing order), before --scenes and --limit; "
+                             "--every 5 on dawn_fog is the held-out DAWN split (default 1: all)")
+    parser.add_argument("--synthesis-mask", choices=protocol.SYNTHESIS_MASKS, default=protocol.MASK_FULL,
+                        help="synthetic mode: score synthesis on the whole image (full, default) or only "
+                             "on the pixels with a depth measurement, against eq. (1) haze from the "
+                             "measured depth (measured; PSNR only, for sparse LiDAR)")
+    parser.add_argument("--flat-road", action="store_true",
+                        help="synthetic mode: add the row of the physics backend without depth (the "
+                             "flat-road approximation), given each sample's beta and airlight")
+    parser.add_argument("--flat-road-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="flat-road geometry: " + ", ".join(FLAT_ROAD_OPTION_KEYS)
+                             + " (repeatable; defaults 1.5 m, 60 deg, horizon at mid-height)")
     parser.add_argument("--no-dcp", action="store_true", help="leave out the DCP row")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--report", type=Path, metavar="DIR",
@@ -89,6 +114,19 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> st
         parser.error("more --label than --model")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
+    if args.every < 1:
+        parser.error("--every must be >= 1")
+    if args.pictures < 0:
+        parser.error("--pictures must be >= 0")
+    try:
+        args.flat_road_options = _flat_road_options(args.flat_road_option)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.flat_road_option and not args.flat_road:
+        parser.error("--flat-road-option needs --flat-road")
+    if (args.flat_road or args.synthesis_mask != protocol.MASK_FULL) and not args.depth:
+        parser.error("--flat-road and --synthesis-mask measured need the synthetic mode "
+                     "(--clear DIR --depth DIR --depth-scale S): they use each sample's beta and airlight")
     if args.depth:
         if not args.clear or args.hazy:
             parser.error("--depth needs --clear (and no --hazy)")
@@ -109,28 +147,51 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> st
     raise AssertionError("unreachable")
 
 
+def _flat_road_options(items: List[str]) -> dict:
+    """``["hfov_deg=48", ...]`` → ``{"hfov_deg": 48.0}``; ``ValueError`` naming a bad item."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in FLAT_ROAD_OPTION_KEYS:
+            raise ValueError(f"--flat-road-option {item!r}: use KEY=VALUE with KEY one of "
+                             f"{', '.join(FLAT_ROAD_OPTION_KEYS)}")
+        try:
+            options[key] = float(value)
+        except ValueError:
+            raise ValueError(f"--flat-road-option {item!r}: {value!r} is not a number") from None
+    return options
+
+
 def _samples(args: argparse.Namespace, mode: str):
     """(sample iterator, item count, notes on unpaired files, protocol parameters)."""
     numbers = parse_number_ranges(args.scenes) if args.scenes else None
+    selection = {"scenes": args.scenes or "all", "every": args.every}
     if mode == protocol.SYNTHETIC:
-        triples, notes = protocol.depth_pairs(args.clear, args.depth, args.limit, numbers)
+        triples, notes = protocol.depth_pairs(args.clear, args.depth, args.limit, numbers, args.every)
         haze = protocol.PaperHazeRange()
         params = {"seed": args.seed, "airlight_range": list(haze.airlight), "beta_range": list(haze.beta),
                   "beta_unit": f"1/{haze.reference_distance_m:g} m", "depth_scale_m": args.depth_scale,
-                  "complete_sparse": args.complete_sparse, "scenes": args.scenes or "all"}
-        source = protocol.synthetic_samples(triples, args.depth_scale, args.seed, haze, args.complete_sparse)
+                  "complete_sparse": args.complete_sparse, "synthesis_mask": args.synthesis_mask,
+                  "unconditioned_haze": UNCONDITIONED_HAZE_TEXT, **selection}
+        source = protocol.synthetic_samples(triples, args.depth_scale, args.seed, haze, args.complete_sparse,
+                                            args.synthesis_mask)
         return source, len(triples), notes, params
     if mode == protocol.PAIRED:
-        triples, notes = protocol.collect_pairs(args.hazy, args.clear, limit=args.limit, numbers=numbers)
-        return protocol.paired_samples(triples), len(triples), notes, {"scenes": args.scenes or "all"}
-    files = protocol.hazy_files(args.hazy[0], args.limit, numbers)
-    return protocol.hazy_only_samples(args.hazy[0], files), len(files), [], {"scenes": args.scenes or "all"}
+        triples, notes = protocol.collect_pairs(args.hazy, args.clear, limit=args.limit, numbers=numbers,
+                                                every=args.every)
+        params = dict(selection, unconditioned_haze=UNCONDITIONED_HAZE_TEXT)
+        return protocol.paired_samples(triples), len(triples), notes, params
+    files = protocol.hazy_files(args.hazy[0], args.limit, numbers, args.every)
+    return protocol.hazy_only_samples(args.hazy[0], files), len(files), [], selection
 
 
 def _methods(args: argparse.Namespace):
     methods = [identity_method()]
     if not args.no_dcp:
         methods.append(dcp_method())
+    if getattr(args, "flat_road", False):
+        methods.append(flat_road_method(getattr(args, "flat_road_options", {})))
     for index, path in enumerate(args.model):
         label = args.label[index] if index < len(args.label) else None
         methods.append(model_method(path, label, args.backend, args.device))
@@ -148,6 +209,11 @@ def evaluate(args: argparse.Namespace, mode: str, argv: List[str]) -> dict:
     for note in notes:
         LOG.warning("%s", note)
     methods = _methods(args)
+    if mode == protocol.SYNTHETIC:
+        unconditioned = [m.label for m in methods if m.kind == "model" and not m.conditioned]
+        if unconditioned:
+            LOG.info("no conditioned synthesis for %s (its haze direction takes no beta / airlight)",
+                     ", ".join(unconditioned))
     pictures = PictureWriter(args.report, args.pictures) if args.report else None
     try:
         with tqdm(total=count, desc="haze_eval", unit="img", disable=args.no_progress,

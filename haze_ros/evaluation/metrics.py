@@ -13,6 +13,10 @@ score. Colour images are scored per channel (RGB) and the channel scores average
 convention in the dehazing literature. This equals ``skimage.metrics.structural_similarity(a, b,
 gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=-1,
 data_range=L)``.
+
+``masked_psnr`` scores a subset of pixels (e.g. the pixels a LiDAR measured). SSIM has no masked
+counterpart here: its 11×11 windows need the neighbours of every pixel, which scattered pixels
+lack, so masked scores are PSNR only.
 """
 
 from __future__ import annotations
@@ -68,6 +72,38 @@ def psnr(reference: np.ndarray, test: np.ndarray, data_range: Optional[float] = 
     """
     peak = default_data_range(reference) if data_range is None else float(data_range)
     error = mse(reference, test)
+    if error == 0.0:
+        return math.inf
+    return 10.0 * math.log10(peak * peak / error)
+
+
+def masked_psnr(reference: np.ndarray, test: np.ndarray, mask: np.ndarray,
+                data_range: Optional[float] = None) -> float:
+    """PSNR in dB over the pixels where ``mask`` is True: 10·log10(L² / MSE over those pixels).
+
+    The MSE is the mean over the selected pixels and all their channels; the other pixels do not
+    count at all. There is no masked SSIM (see the module docstring).
+
+    Args:
+        reference, test: same shape and dtype, ``(H, W)`` or ``(H, W, C)``.
+        mask: ``(H, W)`` bool (or 0 / non-zero), the pixels to score.
+        data_range: L; default from the dtype (255 / 65535 / 1.0).
+
+    Returns:
+        PSNR in dB; ``inf`` when the images agree on every selected pixel.
+
+    Raises:
+        ValueError: shapes or dtypes differ, the mask is not ``(H, W)``, or it selects no pixel.
+    """
+    _check_pair(reference, test)
+    mask = np.asarray(mask).astype(bool)
+    if mask.shape != reference.shape[:2]:
+        raise ValueError(f"mask must be (H, W) = {reference.shape[:2]}, got {mask.shape}")
+    if not mask.any():
+        raise ValueError("the mask selects no pixel")
+    peak = default_data_range(reference) if data_range is None else float(data_range)
+    diff = reference[mask].astype(np.float64) - test[mask].astype(np.float64)
+    error = float(np.mean(diff * diff))
     if error == 0.0:
         return math.inf
     return 10.0 * math.log10(peak * peak / error)

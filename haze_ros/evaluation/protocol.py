@@ -8,12 +8,22 @@ The draw for an image depends only on the seed and the image's pairing key, so a
 a camera would record it. Then
 
 * removal = PSNR / SSIM of method.dehaze(I) against J;
-* synthesis = PSNR / SSIM of method.haze(J) against I (the physics model is the reference).
+* synthesis (conditioned) = PSNR / SSIM of method.haze(J, β, A) against I: the method is given the
+  reference's β and A (``FrameConditions(haze=HazeParams(β, A))``). Only for methods whose haze
+  backend is conditioned (the physics generator, the flat-road row), and the identity row;
+* synthesis (unconditioned, paper) = PSNR / SSIM of method.haze(J) against I, the method given no
+  β or A (the paper's protocol): a conditioned method then makes its default haze, the centre of
+  the range (β = 0.012 1/m, A = 0.9; ``methods.UNCONDITIONED_HAZE_OPTIONS``).
+
+With ``synthesis_mask="measured"`` (real frames with sparse LiDAR), both synthesis scores are a
+PSNR over the pixels with a depth measurement only (before completion), against eq. (1) haze from
+the measured depth at those pixels with the sample's β and A (``metrics.masked_psnr``; no SSIM on
+scattered pixels). Removal still uses the hazy image of the completed depth.
 
 Paired mode: (hazy, clear) image pairs given as two folders (e.g. FRIDA2's fog renderings against
-``clear``): removal against the clear image, and synthesis of the model against the given hazy
-image. No-reference mode: hazy images only; the fog density of the input and of each method's
-output (``fog_density``; NOT FADE).
+``clear``): removal against the clear image, and unconditioned synthesis against the given hazy
+image (its β and A are unknown). No-reference mode: hazy images only; the fog density of the input
+and of each method's output (``fog_density``; NOT FADE).
 """
 
 from __future__ import annotations
@@ -26,12 +36,13 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from haze_ros.core.types import Direction
+from haze_ros.core.processor import FrameRejected
+from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.evaluation import metrics
-from haze_ros.evaluation.depth_io import load_depth_m
+from haze_ros.evaluation.depth_io import load_depth
 from haze_ros.evaluation.fog_density import fog_density
 from haze_ros.evaluation.images import ImageReadError, read_rgb
-from haze_ros.evaluation.methods import Method
+from haze_ros.evaluation.methods import IDENTITY, Method
 from haze_ros.evaluation.pairing import (DEPTH_SUFFIXES, IMAGE_SUFFIXES, list_files, number_in_ranges,
                                          pair_folders, pair_key)
 from haze_ros.physics.haze_params import PaperRandomHaze
@@ -40,6 +51,10 @@ from haze_ros.physics.scattering import synthesize_haze
 LOG = logging.getLogger(__name__)
 
 SYNTHETIC, PAIRED, NO_REFERENCE = "synthetic", "paired", "no_reference"
+MASK_FULL, MASK_MEASURED = "full", "measured"
+SYNTHESIS_MASKS = (MASK_FULL, MASK_MEASURED)
+# Score blocks of a row: removal, synthesis (unconditioned, paper), synthesis (conditioned), fog density.
+TASKS = ("removal", "synthesis", "synthesis_conditioned", "fog_density")
 
 
 @dataclass(frozen=True)
@@ -76,12 +91,21 @@ class Sample:
         hazy: ``(H, W, 3)`` RGB input for removal (synthetic, given, or the only image).
         clear: ``(H, W, 3)`` RGB ground truth, or ``None`` (no-reference mode).
         info: haze parameters and file names for the per-image JSON.
+        haze: the β and A that made ``hazy`` (synthetic mode), given to conditioned methods;
+            ``None`` where unknown (conditioned synthesis is then not scored).
+        synthesis_reference: the image synthesis is scored against when it is not ``hazy``
+            (``--synthesis-mask measured``: eq. (1) with the measured depth), else ``None``.
+        synthesis_mask: ``(H, W)`` bool, the pixels synthesis is scored on (PSNR only), or
+            ``None`` for the whole image (PSNR and SSIM).
     """
 
     key: str
     hazy: np.ndarray
     clear: Optional[np.ndarray]
     info: dict = field(default_factory=dict)
+    haze: Optional[HazeParams] = None
+    synthesis_reference: Optional[np.ndarray] = None
+    synthesis_mask: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -98,24 +122,38 @@ SampleSource = Iterator[object]  # yields Sample or Failure
 
 def synthetic_samples(pairs: Sequence[Tuple[Path, Path, Path]], depth_scale: float, seed: int,
                       haze_range: PaperHazeRange = PaperHazeRange(),
-                      complete_sparse: str = "auto") -> SampleSource:
+                      complete_sparse: str = "auto", synthesis_mask: str = MASK_FULL) -> SampleSource:
     """Synthetic hazy images by eq. (1) from (root, clear path, depth path) triples.
 
     ``depth_scale`` is metres per stored unit (0.01 for FRIDA2 cm PNGs, 1/256 for DDAD).
+    ``synthesis_mask="measured"``: synthesis is scored on the measured depth pixels only, against
+    eq. (1) haze from the measured (not completed) depth; an image without any measured pixel is a
+    failure.
     """
+    if synthesis_mask not in SYNTHESIS_MASKS:
+        raise ValueError(f"synthesis_mask must be one of {SYNTHESIS_MASKS}, got {synthesis_mask!r}")
     for root, clear_path, depth_path in pairs:
         key = pair_key(clear_path, root)
         try:
             clear = read_rgb(clear_path)
-            depth, depth_note = load_depth_m(depth_path, depth_scale, clear.shape[:2], complete_sparse)
+            depth = load_depth(depth_path, depth_scale, clear.shape[:2], complete_sparse)
             beta, airlight = haze_range.sample(seed, key)
-            hazy = synthesize_haze(clear, depth, beta, airlight)
+            hazy = synthesize_haze(clear, depth.depth_m, beta, airlight)
+            reference, mask = None, None
+            if synthesis_mask == MASK_MEASURED:
+                if not depth.measured.any():
+                    raise ValueError(f"{depth_path}: no measured depth pixel (--synthesis-mask measured)")
+                mask = depth.measured
+                reference = synthesize_haze(clear, depth.measured_m, beta, airlight)
         except (ImageReadError, ValueError, OSError) as exc:
             yield Failure(key, [str(clear_path), str(depth_path)], str(exc))
             continue
-        yield Sample(key, hazy, clear, {"clear": str(clear_path), "depth": str(depth_path),
-                                        "beta_per_m": beta, "airlight": list(airlight),
-                                        "depth_note": depth_note})
+        info = {"clear": str(clear_path), "depth": str(depth_path), "beta_per_m": beta,
+                "airlight": list(airlight), "depth_note": depth.note}
+        if mask is not None:
+            info["measured_pixels"] = int(mask.sum())
+        yield Sample(key, hazy, clear, info, haze=HazeParams(float(beta), tuple(float(a) for a in airlight)),
+                     synthesis_reference=reference, synthesis_mask=mask)
 
 
 def paired_samples(pairs: Sequence[Tuple[Path, Path, Path]]) -> SampleSource:
@@ -144,43 +182,63 @@ def hazy_only_samples(root: Path, files: Sequence[Path]) -> SampleSource:
 
 
 def collect_pairs(roots_a: Sequence[Path], roots_b: Sequence[Path], suffixes_b=IMAGE_SUFFIXES,
-                  limit: Optional[int] = None, numbers: Optional[Sequence[Tuple[int, int]]] = None
-                  ) -> Tuple[List[Tuple[Path, Path, Path]], List[str]]:
+                  limit: Optional[int] = None, numbers: Optional[Sequence[Tuple[int, int]]] = None,
+                  every: int = 1) -> Tuple[List[Tuple[Path, Path, Path]], List[str]]:
     """Pair folder lists element-wise; returns ((root_a, a, b) triples, notes on unpaired files).
 
+    ``every``: keep the pairs of each folder pair whose position in pairing order (sorted by
+    sub-folder and number) is a multiple of ``every`` (0, K, 2K, ...), before ``numbers``.
     ``numbers``: keep only files whose last digit run lies in these inclusive ranges (a split).
+    ``limit``: the first ``limit`` pairs of what is left.
     """
+    every = _check_every(every)
     if len(roots_a) != len(roots_b):
         raise ValueError(f"give the folders in pairs: {len(roots_a)} vs {len(roots_b)}")
     triples, notes, paired = [], [], 0
     for root_a, root_b in zip(roots_a, roots_b):
         result = pair_folders(root_a, root_b, IMAGE_SUFFIXES, suffixes_b)
         paired += len(result.pairs)
-        triples += [(Path(root_a), a, b) for a, b in result.pairs
+        triples += [(Path(root_a), a, b) for a, b in result.pairs[::every]
                     if numbers is None or number_in_ranges(a, numbers)]
         notes += [f"unpaired: {p}" for p in result.unpaired_a + result.unpaired_b
                   if numbers is None or number_in_ranges(p, numbers)]
         notes += [f"skipped {p}: {why}" for p, why in result.skipped]
     if not triples and paired:
         raise ValueError(f"none of the {paired} file pairs between {list(map(str, roots_a))} and "
-                         f"{list(map(str, roots_b))} has a number in --scenes (the last digits of each name)")
+                         f"{list(map(str, roots_b))} has a number in --scenes (the last digits of each name)"
+                         + (f" among every {every}th pair (--every)" if every > 1 else ""))
     if not triples:
         raise ValueError(f"no file pairs found between {list(map(str, roots_a))} and "
                          f"{list(map(str, roots_b))} (pairing uses the last digits of each name)")
     return (triples[:limit] if limit else triples), notes
 
 
-def depth_pairs(clear_dirs, depth_dirs, limit=None, numbers=None):
+def _check_every(every: int) -> int:
+    every = int(every)
+    if every < 1:
+        raise ValueError(f"--every must be >= 1, got {every}")
+    return every
+
+
+def depth_pairs(clear_dirs, depth_dirs, limit=None, numbers=None, every: int = 1):
     """(root, clear, depth) triples for synthetic mode."""
-    return collect_pairs(clear_dirs, depth_dirs, DEPTH_SUFFIXES, limit, numbers)
+    return collect_pairs(clear_dirs, depth_dirs, DEPTH_SUFFIXES, limit, numbers, every)
 
 
-def hazy_files(hazy_dir: Path, limit: Optional[int] = None, numbers=None) -> List[Path]:
-    """Image files under a folder for the no-reference mode (optionally only numbers in ``numbers``)."""
-    files = [p for p in list_files(hazy_dir, IMAGE_SUFFIXES)
+def hazy_files(hazy_dir: Path, limit: Optional[int] = None, numbers=None, every: int = 1) -> List[Path]:
+    """Image files under a folder for the no-reference mode.
+
+    The files are sorted by path (``pairing.list_files``); ``every`` keeps those at positions 0,
+    K, 2K, ... of that list (``every=5`` on ``dawn_fog`` is the held-out split of
+    ``training.physics_data.dawn_split``), then ``numbers`` those whose last number lies in the
+    ranges, then ``limit`` the first N.
+    """
+    every = _check_every(every)
+    files = [p for p in list_files(hazy_dir, IMAGE_SUFFIXES)[::every]
              if numbers is None or number_in_ranges(p, numbers)]
     if not files:
-        raise ValueError(f"no images found under {hazy_dir}")
+        raise ValueError(f"no images found under {hazy_dir}"
+                         + (" with the --scenes / --every selection" if numbers or every > 1 else ""))
     return files[:limit] if limit else files
 
 
@@ -188,13 +246,27 @@ def _scores(reference: np.ndarray, test: np.ndarray) -> Dict[str, float]:
     return {"psnr_db": metrics.psnr(reference, test), "ssim": metrics.ssim(reference, test)}
 
 
+def _synthesis_scores(sample: Sample, hazed: np.ndarray) -> Dict[str, float]:
+    """Synthesis scores of one output: whole image (PSNR, SSIM) or the masked pixels (PSNR only)."""
+    if sample.synthesis_mask is None:
+        return _scores(sample.hazy, hazed)
+    reference = sample.synthesis_reference if sample.synthesis_reference is not None else sample.hazy
+    return {"psnr_db": metrics.masked_psnr(reference, hazed, sample.synthesis_mask),
+            "pixels": int(sample.synthesis_mask.sum())}
+
+
 def score_sample(sample: Sample, methods: Sequence[Method], mode: str,
                  keep_outputs: bool = False) -> Tuple[dict, Dict[str, Dict[str, np.ndarray]]]:
     """Run every method on one sample and score it.
 
+    Synthesis (conditioned) is scored where the sample knows its haze (``sample.haze``) for
+    conditioned methods, and for the identity row (the unhazed frame: the same number as its
+    unconditioned score).
+
     Returns:
         (per-image record ``{"key", "info", "rows": {label: {"removal": {...}, "synthesis": {...},
-        "fog_density": {...}}}}``, outputs ``{label: {"dehaze"|"haze": image}}`` if asked for).
+        "synthesis_conditioned": {...}, "fog_density": {...}}}}`` (blocks only where scored),
+        outputs ``{label: {"dehaze"|"haze"|"haze_conditioned": image}}`` if asked for).
     """
     rows: Dict[str, dict] = {}
     outputs: Dict[str, Dict[str, np.ndarray]] = {}
@@ -210,7 +282,11 @@ def score_sample(sample: Sample, methods: Sequence[Method], mode: str,
         if mode != NO_REFERENCE and method.has(Direction.HAZE):
             hazed = method.run(Direction.HAZE, sample.clear)
             kept["haze"] = hazed
-            row["synthesis"] = _scores(sample.hazy, hazed)
+            row["synthesis"] = _synthesis_scores(sample, hazed)
+            if sample.haze is not None and (method.conditioned or method.kind == IDENTITY):
+                hazed = method.run(Direction.HAZE, sample.clear, FrameConditions(haze=sample.haze))
+                kept["haze_conditioned"] = hazed
+                row["synthesis_conditioned"] = _synthesis_scores(sample, hazed)
         rows[method.label] = row
         if keep_outputs:
             outputs[method.label] = kept
@@ -238,7 +314,8 @@ def summarise(records: List[dict], methods: Sequence[Method]) -> List[dict]:
     for method in methods:
         row = {"label": method.label, "kind": method.kind, "model": method.model_path,
                "describe": method.describe, "ms_per_frame": method.ms_per_frame()}
-        for task in ("removal", "synthesis", "fog_density"):
+        row["conditioned"] = bool(method.conditioned)
+        for task in TASKS:
             row[task] = _mean_block(records, method.label, task)
         table.append(row)
     return table
@@ -250,15 +327,21 @@ def run_protocol(samples: SampleSource, methods: Sequence[Method], mode: str,
     """Evaluate ``methods`` on every sample; returns ``{"rows", "per_image", "failed", "n_samples"}``.
 
     ``on_sample(sample, outputs, index)`` receives each sample with the methods' output images
-    (used by the report for its pictures); ``progress()`` is called once per item.
+    (used by the report for its pictures); ``progress()`` is called once per item. A frame the
+    ``FrameProcessor`` rejects (e.g. larger than its ``max_pixels``) makes the item a failure.
     """
     records, failures = [], []
     for item in samples:
+        if not isinstance(item, Failure):
+            try:
+                record, outputs = score_sample(item, methods, mode, keep_outputs=on_sample is not None)
+            except FrameRejected as exc:
+                files = [str(v) for k, v in item.info.items() if k in ("clear", "hazy", "depth")]
+                item = Failure(item.key, files, f"frame rejected ({exc.reason}): {exc}")
         if isinstance(item, Failure):
             LOG.warning("skipped %s: %s", item.key, item.reason)
             failures.append(vars(item))
         else:
-            record, outputs = score_sample(item, methods, mode, keep_outputs=on_sample is not None)
             if on_sample is not None:
                 on_sample(item, outputs, len(records))
             records.append(record)

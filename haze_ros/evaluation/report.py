@@ -1,8 +1,14 @@
 """Evaluation outputs: JSON, a markdown table, and a markdown report with side-by-side pictures.
 
 The report folder holds ``report.md``, ``results.json`` and ``images/*.jpg``: one strip per
-pictured sample, "input | DCP | model(s) | ground truth" for removal and "clear | model(s) |
-reference hazy" for synthesis, each tile labelled.
+pictured sample, "input | DCP | model(s) | ground truth" for removal (no ground truth in the
+no-reference mode) and "clear | model(s) | model(s) given β, A | reference hazy" for synthesis,
+each tile labelled. ``report.md`` lists the picture files and shows them.
+
+Table columns (synthetic mode): removal PSNR / SSIM; synthesis (conditioned), the method given the
+reference's β and A; synthesis (unconditioned, paper), the method given neither (see
+``protocol``). With ``--synthesis-mask measured`` the synthesis columns are a PSNR over the
+measured-depth pixels only, and there is no synthesis SSIM (not defined on scattered pixels).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -35,6 +41,23 @@ def _cell(block: Optional[dict], name: str, digits: int) -> str:
     return "–" if not block else _fmt(block.get(name), digits)
 
 
+def _masked(result: dict) -> bool:
+    return (result.get("protocol") or {}).get("synthesis_mask") == "measured"
+
+
+def table_columns(result: dict) -> List[Tuple[str, str, str, int]]:
+    """The score columns of the result's table: ``(header, task, score name, digits)``."""
+    columns = [("removal PSNR (dB)", "removal", "psnr_db", 2), ("removal SSIM", "removal", "ssim", 3)]
+    tasks = [("synthesis_conditioned", "synthesis (conditioned)")] if result["mode"] == "synthetic" else []
+    tasks.append(("synthesis", "synthesis (unconditioned, paper)"))
+    for task, name in tasks:
+        if _masked(result):
+            columns.append((f"{name} PSNR on measured-depth pixels (dB)", task, "psnr_db", 2))
+        else:
+            columns += [(f"{name} PSNR (dB)", task, "psnr_db", 2), (f"{name} SSIM", task, "ssim", 3)]
+    return columns
+
+
 def markdown_table(result: dict) -> str:
     """Format the result's summary rows as a GitHub markdown table (means over the samples)."""
     rows = result["rows"]
@@ -45,16 +68,36 @@ def markdown_table(result: dict) -> str:
                 f"{_cell(r['fog_density'], 'contrast', 4)} | {_cell(r['fog_density'], 'saturation', 3)} | "
                 f"{(r['fog_density'] or {}).get('n', 0)} |" for r in rows]
         return "\n".join([head] + body)
-    head = ("| method | removal PSNR (dB) | removal SSIM | synthesis PSNR (dB) | synthesis SSIM | "
-            "ms/frame (dehaze, haze) |\n|---|---:|---:|---:|---:|---:|")
+    columns = table_columns(result)
+    head = ("| method | " + " | ".join(c[0] for c in columns) + " | ms/frame (dehaze, haze) |\n"
+            "|---|" + "---:|" * (len(columns) + 1))
     body = []
     for r in rows:
         timing = ", ".join(f"{r['ms_per_frame'][d]:.0f}" for d in ("dehaze", "haze")
                            if d in r["ms_per_frame"]) or "–"
-        body.append(f"| {r['label']} | {_cell(r['removal'], 'psnr_db', 2)} | "
-                    f"{_cell(r['removal'], 'ssim', 3)} | {_cell(r['synthesis'], 'psnr_db', 2)} | "
-                    f"{_cell(r['synthesis'], 'ssim', 3)} | {timing} |")
+        cells = [_cell(r.get(task), name, digits) for _, task, name, digits in columns]
+        body.append(f"| {r['label']} | " + " | ".join(cells) + f" | {timing} |")
     return "\n".join([head] + body)
+
+
+def table_notes(result: dict) -> List[str]:
+    """Plain-language notes on the table's columns, for the report."""
+    if result["mode"] == "no_reference":
+        return ["Fog density: dark-channel haze opacity, local contrast and saturation (NOT FADE)."]
+    notes = []
+    if result["mode"] == "synthetic":
+        notes.append("synthesis (conditioned): the method is given the reference's beta and airlight "
+                     "(FrameConditions.haze); scored for conditioned methods (physics generator, flat road) "
+                     "and for the identity row (the unhazed frame, the same number in both columns).")
+    notes.append("synthesis (unconditioned, paper): the method is given no beta or airlight; a conditioned "
+                 "model then makes its default haze, the centre of the paper's range: beta 0.012 1/m "
+                 "(visibility 250 m), airlight 0.9.")
+    if _masked(result):
+        notes.append("Synthesis is scored on the pixels with a depth measurement only (before completion), "
+                     "against eq. (1) haze from the measured depth with the sample's beta and airlight: "
+                     "PSNR over those pixels; no SSIM (its windows are not defined on scattered pixels). "
+                     "Removal is scored on the whole image, hazed with the completed depth.")
+    return notes
 
 
 def _json_default(value):
@@ -131,9 +174,16 @@ class PictureWriter:
         if sample.clear is not None:
             removal.append(("ground truth (clear)", sample.clear))
         entry["removal"] = self._write(f"{stem}_removal.jpg", removal)
-        synthesis = [(label, out["haze"]) for label, out in outputs.items()
-                     if "haze" in out and not label.startswith("identity")]
-        if synthesis:
+        synthesis = []
+        for label, out in outputs.items():
+            if label.startswith("identity"):
+                continue
+            if "haze" in out:
+                synthesis.append((label, out["haze"]))
+            if "haze_conditioned" in out:
+                short = label if len(label) <= 26 else label[:25] + "~"  # tiles show 40 characters
+                synthesis.append((f"{short} given beta,A", out["haze_conditioned"]))
+        if synthesis and sample.clear is not None:
             panels = [("input (clear)", sample.clear)] + synthesis + [("reference hazy", sample.hazy)]
             entry["synthesis"] = self._write(f"{stem}_synthesis.jpg", panels)
         self.written.append(entry)
@@ -155,12 +205,18 @@ def write_report(folder: Path, result: dict, pictures: Optional[PictureWriter]) 
     if result.get("protocol"):
         lines += ["Protocol: " + ", ".join(f"{k} = {v}" for k, v in result["protocol"].items()), ""]
     lines += [markdown_table(result), ""]
+    lines += [f"- {note}" for note in table_notes(result)] + [""]
     lines += ["Rows:", ""] + [f"- {r['label']}: " + ", ".join(f"{k} = {v}" for k, v in r["describe"].items())
                               for r in result["rows"]] + [""]
     if result["failed"]:
         lines += ["## Failed items", ""] + [f"- {f['key']}: {f['reason']}" for f in result["failed"]] + [""]
-    for entry in (pictures.written if pictures else []):
-        lines += [f"## {entry['key']}", ""]
+    written = pictures.written if pictures else []
+    if written:
+        lines += ["## Pictures", ""]
+        lines += [f"- {entry['key']}: " + ", ".join(f"`{entry[t]}` ({t})" for t in ("removal", "synthesis")
+                                                    if t in entry) for entry in written] + [""]
+    for entry in written:
+        lines += [f"### {entry['key']}", ""]
         for task in ("removal", "synthesis"):
             if task in entry:
                 lines += [f"{task}:", "", f"![{task} {entry['key']}]({entry[task]})", ""]
