@@ -2,97 +2,18 @@
 
 Defaults live only in the params file (``config/dehaze.yaml``): a parameter argument left empty
 keeps the file's value; a non-empty one overrides that parameter (the argument name is the
-parameter name with dots as underscores, e.g. ``dcp_omega:=0.9`` sets ``dcp.omega``).
-``ros2 launch haze_ros dehaze.launch.py --show-args`` lists every argument.
+parameter name with dots as underscores, e.g. ``dcp_omega:=0.9`` sets ``dcp.omega``). An argument
+this file does not declare is an error (``ros2 launch`` alone would ignore it).
+``ros2 launch haze_ros dehaze.launch.py --show-args`` lists every argument; the arguments and the
+node action are shared with ``hazify.launch.py`` (``haze_ros.ros.launch_args``).
 """
 
-import os
+from haze_ros.ros import launch_args
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.substitutions import FindPackageShare
-
-CONFIG_NAME = "dehaze"
-OUTPUT = "image_dehazed"
-# launch argument -> (parameter, type, description); an empty argument keeps the params file value
-PARAMETER_ARGUMENTS = {
-    "backend": ("backend", str, "backend: dcp | torch | onnxruntime | tensorrt | auto | model"),
-    "model_path": ("model_path", str, "model file for learned backends"),
-    "device": ("device", str, "cpu | cuda | cuda:N"),
-    "precision": ("precision", str, "fp32 | fp16 (GPU runtimes)"),
-    "input_transport": ("input_transport", str, "raw (image_raw) | compressed (image_raw/compressed)"),
-    "passthrough_bad_frames": ("passthrough_bad_frames", bool, "publish bad frames unchanged (true/false)"),
-    "dcp_omega": ("dcp.omega", float, "DCP omega, fraction of haze removed [0, 1]"),
-    "dcp_t0": ("dcp.t0", float, "DCP lower bound of the transmission [0.01, 1]"),
-    "dcp_patch": ("dcp.patch", int, "DCP dark channel patch size in pixels, odd"),
-    "dcp_radius": ("dcp.radius", int, "DCP guided filter radius in pixels"),
-    "dcp_eps": ("dcp.eps", float, "DCP guided filter epsilon"),
-    "dcp_guided_subsample": ("dcp.guided_subsample", int, "DCP guided filter subsampling (1 = exact)"),
-}
-
-
-def _typed(text, kind):
-    if kind is bool:
-        if text.lower() not in ("true", "false"):
-            raise ValueError(f"expected true or false, got {text!r}")
-        return text.lower() == "true"
-    return kind(text)
-
-
-def _node(context):
-    overrides = {}
-    for argument, (parameter, kind, _description) in PARAMETER_ARGUMENTS.items():
-        text = LaunchConfiguration(argument).perform(context)
-        if text != "":
-            overrides[parameter] = _typed(text, kind)
-    actions = []
-    profile = LaunchConfiguration("fastdds_profile").perform(context)
-    if profile == "auto" and "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
-        profile = PathJoinSubstitution([FindPackageShare("haze_ros"), "config",
-                                        "fastdds_shm.xml"]).perform(context)
-    if profile not in ("auto", "none", ""):
-        actions.append(SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", profile))
-    actions.append(Node(
-        package="haze_ros", executable="haze_node", name=LaunchConfiguration("node_name"),
-        namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
-        parameters=[LaunchConfiguration("params_file"), overrides],
-        remappings=[("image_raw", LaunchConfiguration("image_topic")),
-                    ("image_raw/compressed", [LaunchConfiguration("image_topic"), "/compressed"]),
-                    ("camera_info", LaunchConfiguration("camera_info_topic")),
-                    (OUTPUT, LaunchConfiguration("output_topic")),
-                    (OUTPUT + "/camera_info", [LaunchConfiguration("output_topic"), "/camera_info"])],
-        arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-    ))
-    return actions
+MODE = "dehaze"
+PARAMETER_ARGUMENTS = launch_args.parameter_arguments(MODE)  # launch argument -> (parameter, type, text)
 
 
 def generate_launch_description():
     """Arguments (with descriptions) and the haze_node in dehaze mode."""
-    share = FindPackageShare("haze_ros")
-    arguments = [
-        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config",
-                                                                                 CONFIG_NAME + ".yaml"]),
-                              description="ROS params file holding every parameter's default"),
-        DeclareLaunchArgument("namespace", default_value="",
-                              description="namespace of the node and its topics"),
-        DeclareLaunchArgument("node_name", default_value="haze_node", description="node name"),
-        DeclareLaunchArgument("image_topic", default_value="image_raw",
-                              description="camera image topic (remaps image_raw; <image_topic>/compressed "
-                                          "for compressed input)"),
-        DeclareLaunchArgument("camera_info_topic", default_value="camera_info",
-                              description="camera_info topic of the camera (remaps camera_info)"),
-        DeclareLaunchArgument("output_topic", default_value=OUTPUT,
-                              description=f"output image topic (remaps {OUTPUT}; its camera_info goes to "
-                                          "<output_topic>/camera_info)"),
-        DeclareLaunchArgument("fastdds_profile", default_value="auto",
-                              description="Fast DDS XML profile: auto = the package's shared-memory profile "
-                                          "unless FASTDDS_DEFAULT_PROFILES_FILE is set; none = leave as is; "
-                                          "or a path"),
-        DeclareLaunchArgument("log_level", default_value="info", description="node log level"),
-    ]
-    arguments += [DeclareLaunchArgument(name, default_value="",
-                                        description=f"{description} (sets {parameter}; empty = params file)")
-                  for name, (parameter, _kind, description) in PARAMETER_ARGUMENTS.items()]
-    return LaunchDescription(arguments + [OpaqueFunction(function=_node)])
+    return launch_args.node_launch_description(MODE)

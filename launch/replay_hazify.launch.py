@@ -1,13 +1,16 @@
 r"""Full test loop: replay a bag → haze_node (haze or dehaze) → optional recorder of the output.
 
     ros2 launch haze_ros replay_hazify.launch.py bag:=/data/drive.mcap \\
-        image_topic:=/cam/image_raw record_output:=/data/drive_fog visibility_m:=120
+        image_topic:=/cam/image_raw record_output:=/data/drive_fog haze_visibility_m:=120
 
 ``haze_replay`` publishes the bag (raw CDR, recorded QoS and timing × ``rate``) and waits until the
-node subscribed; the node comes from ``hazify.launch.py`` / ``dehaze.launch.py`` (every argument of
-those files can be passed through: ``visibility_m``, ``randomize``, ``input_transport`` ...);
-``haze_record`` writes ``<output_topic>`` (+ ``/haze_params`` in haze mode) to ``record_output``
-when that is not empty. ``--show-args`` lists everything.
+node subscribed; the node comes from ``hazify.launch.py`` / ``dehaze.launch.py``, and every
+parameter argument of those files has the same name here (``haze_visibility_m``, ``depth_source``,
+``dcp_omega``, ``input_transport`` ...; ``haze_ros.ros.launch_args``); the old names
+``visibility_m``, ``airlight``, ``randomize``, ``seed``, ``use_depth`` still work, with a deprecation
+warning. ``haze_record`` writes ``<output_topic>`` (+ ``/haze_params`` in haze mode) to
+``record_output`` when that is not empty. An argument this file does not declare is an error
+(``ros2 launch`` alone would ignore it). ``--show-args`` lists everything.
 """
 
 from launch import LaunchDescription
@@ -17,34 +20,35 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from haze_ros.ros import launch_args
+
 # Arguments forwarded to the included hazify/dehaze launch file, with the same defaults as there
 # (launch configurations are inherited by the included file, so a default here must match its own).
-STRUCTURE = {
-    "namespace": ("", "namespace of the node and its topics"),
-    "node_name": ("haze_node", "node name"),
-    "camera_info_topic": ("camera_info", "camera_info topic of the camera (remaps camera_info)"),
-    "depth_topic": ("depth", "aligned depth topic (haze mode, with use_depth:=true)"),
-    "fastdds_profile": ("auto", "Fast DDS profile: auto = the package's shared-memory profile; none; "
-                                "or a path"),
-    "log_level": ("info", "node log level"),
-}
-# node parameters (empty = the params file's value); dehaze-only / haze-only ones are ignored by the other
-PARAMETERS = {
-    "backend": "backend (physics / dcp / torch / onnxruntime / tensorrt / auto / model)",
-    "model_path": "model file for learned backends",
-    "device": "cpu | cuda | cuda:N",
-    "input_transport": "raw (image_raw) | compressed (image_raw/compressed)",
-    "passthrough_bad_frames": "publish bad frames unchanged (true/false)",
-    "use_depth": "haze: subscribe the aligned depth topic (true/false)",
-    "visibility_m": "haze: meteorological visibility in metres",
-    "airlight": "haze: airlight R,G,B in [0, 1]",
-    "randomize": "haze: the paper's per-frame randomisation (true/false)",
-    "seed": "haze: seed of the randomisation",
-    "dcp_omega": "dehaze: DCP omega",
-}
+FORWARDED = ("namespace", "node_name", "camera_info_topic", "fastdds_profile", "log_level")
+STRUCTURE = {name: launch_args.STRUCTURE_ARGUMENTS[name] for name in FORWARDED}
+STRUCTURE["depth_topic"] = launch_args.HAZE_STRUCTURE["depth_topic"]
+# node parameters (empty = the params file's value): the arguments of both node launch files
+PARAMETER_ARGUMENTS = launch_args.parameter_arguments("both")
+PARAMETERS = launch_args.declared_parameter_arguments("both")  # name -> ("", description), with old names
+OWN = ("bag", "mode", "image_topic", "output_topic", "rate", "loop", "clock", "wait_subscribers",
+       "record_output", "record_storage", "params_file", "strict_arguments")
+
+
+def _forwarded_parameters(context, mode):
+    """The node file's parameter arguments (old names resolved, with warnings); others left out."""
+    values, warnings = launch_args.resolve_deprecated(launch_args.argument_values(context, PARAMETERS))
+    node_arguments = launch_args.parameter_arguments(mode)
+    ignored = sorted(k for k, v in values.items() if v != "" and k not in node_arguments)
+    if ignored:
+        warnings.append(f"launch argument(s) {', '.join(ignored)} do not apply in mode {mode}: ignored")
+    launch_args.warn(warnings)
+    forwarded = {k: v for k, v in values.items() if k in node_arguments}
+    forwarded.update({old: "" for old in launch_args.DEPRECATED_ARGUMENTS})  # consumed here
+    return forwarded
 
 
 def _loop(context):
+    launch_args.check_command_line(context, list(OWN) + list(STRUCTURE) + list(PARAMETERS))
     mode = LaunchConfiguration("mode").perform(context)
     if mode not in ("haze", "dehaze"):
         raise ValueError(f"mode must be haze or dehaze, got {mode!r}")
@@ -54,9 +58,11 @@ def _loop(context):
     config = "hazify.yaml" if mode == "haze" else "dehaze.yaml"
     params_file = LaunchConfiguration("params_file").perform(context) or \
         PathJoinSubstitution([FindPackageShare("haze_ros"), "config", config]).perform(context)
-    forwarded = {"image_topic": image_topic, "output_topic": output_topic, "params_file": params_file}
-    for name in list(STRUCTURE) + list(PARAMETERS):
+    forwarded = {"image_topic": image_topic, "output_topic": output_topic, "params_file": params_file,
+                 "strict_arguments": "false"}  # the command line holds this file's arguments
+    for name in STRUCTURE:
         forwarded[name] = LaunchConfiguration(name).perform(context)
+    forwarded.update(_forwarded_parameters(context, mode))
     node_launch = "hazify.launch.py" if mode == "haze" else "dehaze.launch.py"
     include = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(
@@ -119,9 +125,8 @@ def generate_launch_description():
     arguments.append(DeclareLaunchArgument("params_file", default_value="",
                                            description="node params file (default: config/hazify.yaml or "
                                                        "config/dehaze.yaml by mode)"))
-    arguments += [DeclareLaunchArgument(name, default_value=default, description=description)
-                  for name, (default, description) in STRUCTURE.items()]
-    arguments += [DeclareLaunchArgument(name, default_value="",
-                                        description=f"{description} (empty = params file)")
-                  for name, description in PARAMETERS.items()]
+    strict_default, strict_text = launch_args.STRUCTURE_ARGUMENTS["strict_arguments"]
+    arguments.append(DeclareLaunchArgument("strict_arguments", default_value=strict_default,
+                                           description=strict_text))
+    arguments += launch_args.declare(STRUCTURE) + launch_args.declare(PARAMETERS)
     return LaunchDescription(arguments + [OpaqueFunction(function=_loop)])

@@ -45,3 +45,24 @@ def test_ros2_launch_dehaze_starts_and_stops_cleanly(tmp_path):
     assert result.returncode == 0, output[-5000:]
     assert "ready: mode=dehaze, backend=dcp" in output, output[-5000:]
     assert "process has finished cleanly" in output, output[-5000:]
+
+
+def _ros2_launch(tmp_path, *command, timeout=20):
+    root = _mirror_root()
+    package = tmp_path / "haze_ros"
+    package.mkdir(parents=True)
+    copy_package(package, extra=("requirements.txt",))
+    env = dict(os.environ, ROS2_MIRROR_ROOT=root)
+    result = subprocess.run([str(SCRIPT), "--timeout", str(timeout), str(package), "ros2", "launch",
+                             "haze_ros", *command], env=env, capture_output=True, text=True, timeout=850)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_ros2_launch_hazify_refuses_unknown_arguments_and_warns_on_old_names(tmp_path):
+    rc, output = _ros2_launch(tmp_path / "typo", "hazify.launch.py", "haze_visiblity_m:=80.0")
+    assert rc != 0 and "did you mean haze_visibility_m?" in output, output[-5000:]
+    rc, output = _ros2_launch(tmp_path / "old", "hazify.launch.py", "visibility_m:=80.0", "use_depth:=true")
+    assert rc == 0, output[-5000:]
+    assert "visibility_m:=80.0 is deprecated: use haze_visibility_m:=80.0" in output, output[-5000:]
+    assert "use_depth:=true is deprecated: use depth_source:=topic" in output, output[-5000:]
+    assert "ready: mode=haze, backend=physics" in output and "process has finished cleanly" in output

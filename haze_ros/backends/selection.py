@@ -17,20 +17,6 @@ from haze_ros.backends.base import Backend, BackendError
 from haze_ros.backends.model_files import resolve_model, validate_model
 
 LOG = logging.getLogger(__name__)
-# Start-up options of the learned backends (``BackendSpec.options``): name -> (default, description).
-# The node can declare one read-only parameter per entry and pass them through.
-LEARNED_BACKEND_OPTIONS = {
-    "allow_engine_rebuild": (False, "build a TensorRT engine at start-up when none matches (minutes)"),
-    "engine_cache_dir": ("", "TensorRT engine cache ('' = $XDG_CACHE_HOME/haze_ros/engines)"),
-    "min_shape": ("1x3x256x256", "TensorRT profile: smallest input BxCxHxW"),
-    "opt_shape": ("1x3x720x1280", "TensorRT profile: input size tuned for"),
-    "max_shape": ("1x3x1088x1920", "TensorRT profile: largest input BxCxHxW"),
-    "cuda_graphs": (False, "PyTorch CUDA: replay a captured CUDA graph per frame size"),
-    "onnx_cache_dir": ("", "where checkpoints are exported to ONNX ('' = $XDG_CACHE_HOME/haze_ros/onnx)"),
-    "intra_op_threads": (0, "ONNX Runtime CPU threads (0 = the cores this process may use)"),
-    "cpu_threads": (0, "PyTorch CPU threads, process-wide (0 = torch's default)"),
-    "ort_tensorrt": (False, "ONNX Runtime on CUDA: put the TensorRT execution provider first"),
-}
 SMOKE_SIZE = 64  # pixels, square: small enough to cost milliseconds on a CPU
 ORDER = ("tensorrt", "torch_cuda", "onnxruntime", "torch")
 _RUNTIME_MODULE = {"tensorrt": "tensorrt", "torch_cuda": "torch", "onnxruntime": "onnxruntime",
