@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from haze_ros.backends.base import Backend, BackendError
 from haze_ros.core.types import Direction
@@ -80,8 +80,3 @@ def create_backend(spec: BackendSpec) -> Tuple[Backend, List[str]]:
 def available_names() -> List[str]:
     """All names ``create_backend`` accepts."""
     return sorted(REGISTRY) + list(SELECTORS)
-
-
-def optional_spec_option(spec: BackendSpec, key: str, default: Optional[object] = None):
-    """``spec.options[key]`` or ``default``: a small helper for backend constructors."""
-    return spec.options.get(key, default)

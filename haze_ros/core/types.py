@@ -24,7 +24,6 @@ class Direction(str, enum.Enum):
 
 # Meteorological visibility uses the 5 % contrast threshold (Koschmieder): V = -ln(0.05)/β ≈ 3/β.
 VISIBILITY_CONTRAST_THRESHOLD = 0.05
-_KOSCHMIEDER = -math.log(VISIBILITY_CONTRAST_THRESHOLD)  # 2.9957...
 
 
 def visibility_to_beta(visibility_m: float) -> float:
