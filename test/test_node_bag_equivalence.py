@@ -2,17 +2,17 @@
 
 One recording: six real dash-cam frames (bgr8) with aligned depth (header stamp 1 ms after the
 image) that has NaN, ±inf, negative and zero pixels, in ``32FC1`` metres and ``16UC1`` millimetres,
-and one frame whose depth is 99 % NaN (above ``depth.max_invalid_fraction`` = 0.95). The node gets
+one frame whose depth is 99 % NaN (above ``depth.max_invalid_fraction`` = 0.95) and one image with
+an unsupported encoding (it still takes a frame index in both tools). The node gets
 exactly the bag's messages (the bag's CDR bytes deserialised with rclpy) on ``image_raw`` / ``depth``,
 one image at a time; ``haze_bag`` rewrites the bag. For each haze source (constant, the paper's
 randomisation with a reference distance, schedules in frames and in seconds) and for the depth-free
 ``flat_road`` source: byte-identical hazed images, the same drop decisions with the same reasons
 (the node drops the 99 % NaN frame as ``depth_invalid``; the bag copies it unchanged with that
-reason), and the same ``haze_params`` records.
+reason; both drop the bad image as ``bad_encoding``), and the same ``haze_params`` records.
 """
 
 import json
-import time
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ IMAGE, DEPTH = "/cam/image_raw", "/cam/depth"
 START_NS = 1_700_000_000_000_000_000
 PERIOD_NS = 100_000_000
 INVALID_FRAME = 1  # its depth is 99 % NaN
+BAD_IMAGE = 4  # its encoding is not supported: bad_encoding in both tools
 SIZE = (192, 108)  # W, H
 RAMP = ("unit: frames\nairlight: [0.95, 0.95, 1.0]\n"
         "ramp: {from_visibility_m: 800, to_visibility_m: 60, length: 5}\n")
@@ -93,7 +94,8 @@ def _write_bag(path, frames, depths):
     for i, (bgr, (encoding, depth)) in enumerate(zip(frames, depths)):
         stamp = START_NS + i * PERIOD_NS
         h, w = bgr.shape[:2]
-        image = types[kind](header=header(stamp), height=h, width=w, encoding="bgr8", is_bigendian=0,
+        image = types[kind](header=header(stamp), height=h, width=w, is_bigendian=0,
+                            encoding="yuv422_yuy2" if i == BAD_IMAGE else "bgr8",
                             step=w * 3, data=np.ascontiguousarray(bgr).reshape(-1))
         data = np.ascontiguousarray(depth.astype(depth.dtype.newbyteorder("<"))).reshape(-1).view(np.uint8)
         depth_msg = types[kind](header=header(stamp + 1_000_000), height=h, width=w, encoding=encoding,
@@ -149,7 +151,7 @@ def _through_node(messages, overrides, with_depth, domain_offset):
     """Publish the recording to a haze_node, one image at a time; same three maps as ``_through_bag``."""
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.serialization import deserialize_message
-    from sensor_msgs.msg import Image
+    from sensor_msgs.msg import CameraInfo, Image
 
     fast = [("diagnostics_period_s", 0.2), ("warmup_width", 64), ("warmup_height", 48),
             ("depth.max_age_s", 10.0),  # one image at a time: never stale
@@ -160,18 +162,16 @@ def _through_node(messages, overrides, with_depth, domain_offset):
                        domain_offset=domain_offset)
     client = GraphClient(node.domain_id)
     try:
-        pubs = {IMAGE: client.publisher(Image, "/image_raw"), DEPTH: client.publisher(Image, "/depth")}
+        pubs = {IMAGE: client.publisher(Image, "/image_raw"), DEPTH: client.publisher(Image, "/depth"),
+                "info": client.publisher(CameraInfo, "/camera_info")}
         subs = [client.record(Image, "/image_hazed"),
                 client.record(DiagnosticArray, "/image_hazed/haze_params"),
-                client.record(DiagnosticArray, "/diagnostics")]
-        client.wait_matched(list(pubs.values()) if with_depth else [pubs[IMAGE]], subs, timeout=60.0)
-        # prove the image path with frames that fail conversion: they do not count as frames (index, origin)
-        probe = deserialize_message(next(raw for t, _s, raw in messages if t == IMAGE), Image)
-        probe.encoding = "yuv422_yuy2"
-        deadline = time.monotonic() + 60.0
-        while _drops(client).get("bad_encoding", 0) == 0:
-            assert time.monotonic() < deadline and node.alive(), node.stop()[1]
-            pubs[IMAGE].publish(probe)
+                client.record(DiagnosticArray, "/diagnostics"),
+                client.record(CameraInfo, "/image_hazed/camera_info")]
+        client.wait_matched([p for k, p in pubs.items() if with_depth or k != DEPTH], subs, timeout=60.0)
+        # prove the node is matched with camera_info probes: images would take frame indices
+        client.prime(lambda i: pubs["info"].publish(CameraInfo(width=SIZE[0], height=SIZE[1])),
+                     "/image_hazed/camera_info")
         images, dropped = {}, {}
         for topic, _t, raw in messages:
             if topic == DEPTH and not with_depth:
@@ -224,13 +224,14 @@ def test_node_and_bag_give_the_same_frames_and_drops(recording, tmp_path, case):
     node_images, node_dropped, node_records = _through_node(messages, overrides, with_depth,
                                                             10 + sorted(CASES).index(case))
     invalid_stamp = START_NS + INVALID_FRAME * PERIOD_NS
+    bad_stamp = START_NS + BAD_IMAGE * PERIOD_NS
     if with_depth:
-        assert node_dropped == {invalid_stamp: "depth_invalid"}, node_dropped
+        assert node_dropped == {invalid_stamp: "depth_invalid", bad_stamp: "bad_encoding"}, node_dropped
     else:
-        assert node_dropped == {}
+        assert node_dropped == {bad_stamp: "bad_encoding"}, node_dropped
     assert bag_copied == node_dropped  # the same drop decisions, the same reasons
     assert sorted(bag_images) == sorted(node_images)
-    inputs = {START_NS + i * PERIOD_NS: raw for i, raw in enumerate(r for t, _s, r in messages if t == IMAGE)}
+    inputs = {START_NS + i * PERIOD_NS: r for i, r in enumerate(r for t, _s, r in messages if t == IMAGE)}
     for stamp in node_images:
         assert bag_images[stamp] == node_images[stamp], f"frame at {stamp} ns differs ({case})"
         assert node_images[stamp] not in inputs[stamp]  # hazed, not copied

@@ -47,14 +47,14 @@ class HazeControl:
         self.depth_source = values["depth_source"]
         self.policy = dp.DepthPolicy.from_values(values)
         self._origin_ns = None  # stamp of the first frame: where a ``unit: seconds`` schedule starts
-        self.source = make_haze_source(values)
+        self.source = make_haze_source(values)  # checked now; made again at the first frame (origin)
         self.sync = None
         if self.depth_source == dp.TOPIC:
             self.sync = depth_sync.DepthSynchronizer(
                 int(values["depth.sync_tolerance_s"] * 1e9), int(values["depth.max_age_s"] * 1e9),
                 buffer_size=values["depth.buffer_size"], max_pending=values["depth.max_pending"])
         self._params_pub = None
-        self._frame_index = 0  # index of every image received, the ``frame_index`` of the haze source
+        self._frame_index = 0  # index of every image received (bad ones too), as haze_bag counts them
 
     def create_topics(self, out: str, sub_qos, pub_qos, overrides) -> None:
         """Create the ``<out>/haze_params`` publisher, and the ``depth`` subscription for ``topic``.
@@ -84,6 +84,10 @@ class HazeControl:
         return None
 
     # ------------------------------------------------------------------ frames
+    def skip(self) -> None:
+        """Count an image that could not be converted: it takes a frame index, as in ``haze_bag``."""
+        self._frame_index += 1
+
     def submit(self, header, array, encoding: str, t0: float, raw_msg) -> None:
         """Process a converted frame now (no depth topic), or once its depth is matched.
 
@@ -92,6 +96,7 @@ class HazeControl:
         stamp = stamp_to_ns(header.stamp)
         if self._origin_ns is None:
             self._origin_ns = stamp
+            self.source = make_haze_source(self.values, self._origin_ns)
         haze = self.source.params_for(self._frame_index, stamp)
         self._frame_index += 1
         frame = (header, array, encoding, t0, raw_msg, haze)

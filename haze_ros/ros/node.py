@@ -171,6 +171,8 @@ class HazeNode(Node):
             array = conversions.image_to_array(msg)
         except conversions.ConversionError as exc:
             self.reject(exc.reason, str(exc), msg)
+            if self.haze is not None:
+                self.haze.skip()
             return
         self.submit(msg.header, array, msg.encoding, t0, msg)
 
@@ -181,6 +183,8 @@ class HazeNode(Node):
             array, encoding = conversions.decode_compressed(msg.format, msg.data)
         except conversions.ConversionError as exc:
             self.reject(exc.reason, str(exc), None)
+            if self.haze is not None:
+                self.haze.skip()
             return
         self.submit(msg.header, array, encoding, t0, None)
 
