@@ -311,9 +311,8 @@ def test_ros1_bag_input_is_converted(tmp_path):
     assert dec[RAW][0].data.astype(float).mean() > frames[0].astype(float).mean() + 5
 
 
-def test_interrupted_run_leaves_nothing_that_looks_complete(tmp_path):
-    """Ctrl-C in the middle of a run: exit 130, no output folder, no partial folder left."""
-    import signal
+def _signal_mid_run(tmp_path, signum):
+    """Start haze_bag on a 40-frame bag, send ``signum`` once its staging folder exists; (status, stderr)."""
     import subprocess
     import sys
     import time
@@ -326,9 +325,27 @@ def test_interrupted_run_leaves_nothing_that_looks_complete(tmp_path):
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # polling for the partial folder, bounded by the deadline
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_interrupted_run_leaves_nothing_that_looks_complete(tmp_path):
+    """Ctrl-C in the middle of a run: exit 130, no output folder, no partial folder left."""
+    import signal
+
+    returncode, err = _signal_mid_run(tmp_path, signal.SIGINT)
+    assert returncode == 130, err
+    assert "interrupted" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long"]
+
+
+def test_sigterm_mid_run_exits_143_and_leaves_nothing(tmp_path):
+    """SIGTERM (e.g. a CI job's timeout) in the middle of a run: exit 143, nothing left either."""
+    import signal
+
+    returncode, err = _signal_mid_run(tmp_path, signal.SIGTERM)
+    assert returncode == 143, err
     assert "interrupted" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long"]
 

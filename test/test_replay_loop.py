@@ -7,6 +7,7 @@ waits on readiness lines and subscriber counts with timeouts (no fixed sleeps).
 
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -77,8 +78,9 @@ def test_replay_node_record_delivers_every_frame(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_recorder_finalises_the_bag_on_sigint(tmp_path):
-    """haze_record with no stop condition: SIGINT after the replay ends → complete bag, exit 0."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_recorder_finalises_the_bag_on_sigint_or_sigterm(tmp_path, signum):
+    """haze_record with no stop condition: SIGINT/SIGTERM after the replay ends → complete bag, exit 0."""
     notes = [f"note {i}" for i in range(5)]
     frames = load_frames(sorted(shared_data("udacity_clear_highway", "frames", "solidWhiteRight")
                                 .glob("*.jpg"))[:5], (64, 36))
@@ -100,7 +102,9 @@ def test_recorder_finalises_the_bag_on_sigint(tmp_path):
         assert replay.popen.wait(90) == 0, "".join(replay.lines)
     finally:
         replay.stop()
-        status = recorder.stop()  # SIGINT
+        if recorder.popen.poll() is None:
+            recorder.popen.send_signal(signum)
+        status = recorder.stop()  # waits (SIGINT, then SIGKILL, only if still running after 10 s)
     assert status == 0, "".join(recorder.lines)
     assert not list(tmp_path.glob(".rec.partial-*"))
     assert (tmp_path / "rec" / "rec.db3").is_file()  # named after the bag, not the temporary folder
@@ -112,3 +116,28 @@ def test_recorder_finalises_the_bag_on_sigint(tmp_path):
         assert conns["/sig/image_raw"].msgcount == 5
     assert texts == notes
     assert "/sig/notes: 5 published as /sig/renamed" in "".join(replay.lines)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_replay_stopped_by_a_signal_exits_128_plus_signal(tmp_path, signum, status):
+    """haze_replay waiting for a subscriber that never comes: SIGINT → 130, SIGTERM → 143, report printed."""
+    frames = load_frames(sorted(shared_data("udacity_clear_highway", "frames", "solidWhiteRight")
+                                .glob("*.jpg"))[:2], (64, 36))
+    bag = write_bag(tmp_path / "in", "mcap", BagContents(streams=[CameraStream("/stop/image_raw")],
+                                                         frames=frames))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--wait-for",
+                             "/stop/nobody_listens", "--wait-subscribers", "60", "--report",
+                             str(tmp_path / "report.json")], _env(), logs)
+    try:
+        assert replay.wait_line("haze_replay: waiting", 60), "".join(replay.lines)
+        replay.popen.send_signal(signum)
+        replay.popen.wait(30)
+    finally:
+        returncode = replay.stop()
+    assert returncode == status, "".join(replay.lines)
+    assert "interrupted after 0 complete loop(s)" in "".join(replay.lines)
+    assert json.loads((tmp_path / "report.json").read_text())["interrupted"] is True

@@ -6,16 +6,15 @@ Usage (see ``docs/bags.md``)::
     haze_bag drive/ drive_ramp --mode haze --topic /cam/image_raw/compressed --schedule ramp.yaml
     haze_bag foggy/ foggy_dcp --mode dehaze --topic /cam/image_raw --backend dcp --storage sqlite3
 
-Exit status: 0 done, 2 bad input or arguments (nothing left at OUTPUT), 130 interrupted.
+Exit status: 0 done, 2 bad input or arguments (nothing left at OUTPUT), 130 interrupted by SIGINT
+(Ctrl-C) and 143 by SIGTERM (nothing left at OUTPUT either; see ``haze_ros.tools.exit_status``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import List, Optional
 
@@ -30,6 +29,7 @@ from haze_ros.hazing.sources import make_haze_source
 from haze_ros.ros.params import backend_knobs, runtime_options
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_processing import SUMMARY_FILE, BagJob, run_job
+from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.haze_sources import HazeSourceError, haze_values_from_args
 
 LOG = logging.getLogger("haze_bag")
@@ -218,29 +218,45 @@ def _print_summary(summary: dict) -> None:
     print(f"  summary: {Path(summary['output']) / SUMMARY_FILE}")
 
 
-def _interrupt(*_args) -> None:
-    raise KeyboardInterrupt
+def _identity(path: Path) -> Optional[tuple]:
+    """(device, inode) of ``path``, or None when absent: tells whether a run's commit replaced it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``haze_bag``; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)  # clean up the partial output like Ctrl-C
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+def _run(args: argparse.Namespace, argv: List[str], stop: StopSignals) -> int:
+    """The run itself: 0 done (summary printed), 2 bad input; an interruption propagates to main()."""
     try:
         job = job_from_args(args, argv)
         summary = run_job(job, _progress_factory(job.progress))
     except (ValueError, HazeSourceError, bag_io.BagToolError, BackendError) as exc:
         print(f"haze_bag: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("haze_bag: interrupted; no output written", file=sys.stderr)
-        return 130
+    stop.hold()  # the bag is complete: a signal from here on does not change the result
     _print_summary(summary)
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``haze_bag``; returns the exit status (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    before = _identity(args.output)
+    # SIGINT / SIGTERM raise exit_status.Interrupted, once; run_job then removes the partial output
+    with StopSignals() as stop:
+        try:
+            return _run(args, argv, stop)
+        except KeyboardInterrupt:
+            if _identity(args.output) in (None, before):
+                print("haze_bag: interrupted; no output written", file=sys.stderr)
+                return stop.exit_status(EXIT_SIGINT)
+            print(f"haze_bag: wrote {args.output} (the signal came after it was complete)", file=sys.stderr)
+            return 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ Every node, the replay and the recorder run as separate processes on a private R
 (``ROS_DOMAIN_ID``, overridable with ``HAZE_DEMO_DOMAIN_ID``) with the Fast DDS shared-memory
 profile of ``config/fastdds_shm.xml``. Writes to ``--out``: ``recorded/`` (the processed bag),
 ``side_by_side.png``, ``summary.json``, ``logs/``; prints frames in/out, drops and latency.
+Exit status: 0 every frame came out, 1 otherwise; on SIGINT (Ctrl-C) / SIGTERM the child processes
+are stopped and the status is 130 / 143.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from haze_ros.tools import bag_io, demo_report
+from haze_ros.tools.exit_status import StopSignals, deferred_signals, exit_status_for
 
 NS = "/demo/camera"
 TOPIC_IN = f"{NS}/image_raw/compressed"
@@ -123,11 +126,34 @@ def wait_subscribers(topic_counts: Dict[str, int], env: Dict[str, str], timeout_
             "while time.monotonic()<end:\n"
             "    if all(n.count_subscribers(t)>=c for t,c in want.items()): sys.exit(0)\n"
             "    rclpy.spin_once(n,timeout_sec=0.1)\nsys.exit(1)\n")
-    return subprocess.run([sys.executable, "-c", code], env=env, timeout=timeout_s + 30).returncode == 0
+    with deferred_signals():  # a stop signal is raised once the probe exists, so that it is killed
+        probe = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        return probe.wait(timeout_s + 30) == 0
+    finally:
+        if probe.poll() is None:
+            probe.kill()
+            probe.wait()
 
 
-def prepare_input(args, out: Path) -> Path:
-    """Return the bag to replay: the shipped clear bag, or (dehaze mode) a copy hazed by the bag tool."""
+def start(procs: List[Proc], name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Proc:
+    """Start a :class:`Proc` and add it to ``procs`` in one step (for the clean-up that stops them).
+
+    A stop signal in between is raised only once the child is in ``procs`` (else an interrupted
+    ``Popen`` or a signal just before the append would leave a child running after the demo).
+    """
+    with deferred_signals():
+        proc = Proc(name, cmd, env, log_dir)
+        procs.append(proc)
+    return proc
+
+
+def prepare_input(args, out: Path, stop: Optional[StopSignals] = None) -> Path:
+    """Return the bag to replay: the shipped clear bag, or (dehaze mode) a copy hazed by the bag tool.
+
+    ``haze_bag`` handles a SIGINT/SIGTERM itself (status 130/143, nothing written); ``stop`` (the
+    demo's guard) then raises the interruption here.
+    """
     if args.mode != "dehaze":
         return args.bag
     from haze_ros.tools.bag_cli import main as haze_bag
@@ -136,6 +162,8 @@ def prepare_input(args, out: Path) -> Path:
     code = haze_bag([str(args.bag), str(hazy), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
                      str(args.visibility), "--horizon-row", str(args.horizon_row), "--overwrite",
                      "--no-progress"])
+    if stop is not None:
+        stop.raise_for_status(code)
     if code != 0:
         raise RuntimeError("haze_bag could not haze the demo bag")
     return hazy
@@ -150,12 +178,12 @@ def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
     try:
         record_topics, probe = [], {}
         if args.mode in ("both", "haze"):
-            procs.append(Proc("haze_node", node_cmd("haze", args, "compressed", []), env, logs))
+            start(procs, "haze_node", node_cmd("haze", args, "compressed", []), env, logs)
             record_topics += [HAZED, f"{HAZED}/haze_params"]
         if args.mode in ("both", "dehaze"):
             transport, remaps = ("raw", ["image_raw:=image_hazed", "camera_info:=image_hazed/camera_info"]) \
                 if args.mode == "both" else ("compressed", [])
-            procs.append(Proc("dehaze_node", node_cmd("dehaze", args, transport, remaps), env, logs))
+            start(procs, "dehaze_node", node_cmd("dehaze", args, transport, remaps), env, logs)
             record_topics += [DEHAZED]
             if args.mode == "both":
                 probe[HAZED] = 2  # the dehaze node and the recorder
@@ -163,19 +191,17 @@ def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
                       str(n_frames), "--idle-timeout", "5", "--wait-topics", str(args.timeout), "--overwrite"]
         for topic in record_topics:
             record_cmd += ["--topic", topic]
-        recorder = Proc("recorder", record_cmd, env, logs)
-        procs.append(recorder)
+        recorder = start(procs, "recorder", record_cmd, env, logs)
         if not recorder.wait_line("haze_record: recording", args.timeout):
             raise RuntimeError("the recorder did not start recording "
                                "(see logs/recorder.log, logs/*_node.log)")
         if probe and not wait_subscribers(probe, env, args.timeout):
             raise RuntimeError(f"no dehaze node subscribed to {HAZED} (see logs/dehaze_node.log)")
         report_path = out / "replay_report.json"
-        replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag),
-                                 "--rate", str(args.rate), "--wait-for", TOPIC_IN,
-                                 "--wait-subscribers", str(args.timeout), "--require-subscribers", "--report",
-                                 str(report_path)], env, logs)
-        procs.append(replay)
+        replay = start(procs, "replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag),
+                                         "--rate", str(args.rate), "--wait-for", TOPIC_IN,
+                                         "--wait-subscribers", str(args.timeout), "--require-subscribers",
+                                         "--report", str(report_path)], env, logs)
         if replay.popen.wait(args.timeout) != 0:
             raise RuntimeError("replay failed (see logs/replay.log)")
         recorder.popen.wait(args.timeout)
@@ -217,7 +243,10 @@ def summarise(args, out: Path, bag: Path, report: dict) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``haze_demo``; returns 0 when every frame came out, else 1."""
+    """Entry point of ``haze_demo``; returns 0 when every frame came out, else 1.
+
+    After SIGINT / SIGTERM the demo's processes are stopped first; the status is then 130 / 143.
+    """
     parser = argparse.ArgumentParser(prog="haze_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=["both", "haze", "dehaze"], default="both")
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -233,6 +262,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for each step, seconds")
     args = parser.parse_args(argv)
     args.bag = args.bag or package_path("data", "demo", "demo_bag")
+    # SIGINT/SIGTERM raise exit_status.Interrupted once; run_graph then stops every child process
+    with StopSignals() as stop:
+        try:
+            return _run_demo(args, stop)
+        except KeyboardInterrupt as exc:
+            print("haze_demo: interrupted (its processes were stopped)", file=sys.stderr)
+            return stop.exit_status(exit_status_for(exc))
+
+
+def _run_demo(args, stop: StopSignals) -> int:
+    """The demo itself (see :func:`main`); 0 when every frame came out, else 1."""
     out = args.out
     if (out / "recorded").exists():
         shutil.rmtree(out / "recorded")
@@ -240,12 +280,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = demo_env()
     started = time.monotonic()
     try:
-        bag = prepare_input(args, out)
+        bag = prepare_input(args, out, stop)
         report = run_graph(args, out, bag, env)
         summary = summarise(args, out, bag, report)
     except (RuntimeError, subprocess.TimeoutExpired, bag_io.BagToolError) as exc:
         print(f"haze_demo: failed: {exc}", file=sys.stderr)
         return 1
+    stop.hold()  # the demo is done: a signal from here on does not change the result
     summary["domain_id"] = int(env["ROS_DOMAIN_ID"])
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -6,8 +6,8 @@ them with the receive time as bag time. Each topic's type is found on the ROS gr
 reliable QoS (else best effort), and the publishers' QoS is stored in the bag's metadata. Recording
 stops on SIGINT/SIGTERM, after ``--duration`` seconds, once every topic has ``--count`` messages,
 or ``--idle-timeout`` seconds after the last message; the bag is then finalised and renamed from
-its temporary name. Prints ``haze_record: recording`` (flushed) once all subscriptions are matched,
-so scripts can start the publisher side after it.
+its temporary name (exit status 0, after a signal too). Prints ``haze_record: recording`` (flushed)
+once all subscriptions are matched, so scripts can start the publisher side after it.
 
     haze_record out/run1 --topic /cam/image_hazed --topic /cam/image_hazed/haze_params --count 10
 """
@@ -15,7 +15,6 @@ so scripts can start the publisher side after it.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 
 from haze_ros.tools import bag_io
+from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.ros_bridge import message_class, qos_to_bag, split_ros_args
 
 
@@ -45,10 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="longest wait for each topic to appear on the graph (default 30)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     return parser
-
-
-def _raise_interrupt(*_args) -> None:
-    raise KeyboardInterrupt
 
 
 class Recorder:
@@ -111,8 +107,57 @@ def _done(rec: Recorder, args, started: float) -> bool:
                 and now - rec.last_message >= args.idle_timeout)
 
 
+def _record(args, ros_argv: List[str], stop: StopSignals) -> int:
+    """Create the bag, record until a stop condition or signal, finalise (or remove it on an error)."""
+    try:
+        out = bag_io.OutputBag(args.output, args.storage, args.overwrite)
+    except bag_io.BagToolError as exc:
+        print(f"haze_record: error: {exc}", file=sys.stderr)
+        return 2
+    node, rec, status = None, None, 0
+    try:
+        try:
+            rclpy.init(args=ros_argv)
+            node = rclpy.create_node("haze_record")
+            rec = Recorder(node, out)
+            for topic, msgtype in rec.discover(list(dict.fromkeys(args.topics)), args.wait_topics).items():
+                rec.subscribe(topic, msgtype)
+            rec.wait_matched(args.wait_topics)
+            print(f"haze_record: recording {len(rec.subscriptions)} topics to {args.output}", flush=True)
+            started = time.monotonic()
+            while not _done(rec, args, started):
+                rclpy.spin_once(node, timeout_sec=0.05)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass  # SIGINT/SIGTERM: a normal way to stop, finalise below
+        except (bag_io.BagToolError, ImportError) as exc:
+            print(f"haze_record: error: {exc}", file=sys.stderr)
+            status = 2
+        finally:
+            stop.hold()  # from here on a signal is only recorded: the bag is finalised or removed
+            if node is not None:
+                for sub in rec.subscriptions if rec is not None else ():
+                    node.destroy_subscription(sub)
+                node.destroy_node()
+            rclpy.try_shutdown()
+        if status:
+            out.abort()
+            return status
+        out.commit()
+    except BaseException:
+        out.abort()  # nothing that looks like a bag is left behind
+        raise
+    counts = ", ".join(f"{t}: {n}" for t, n in rec.counts.items()) if rec is not None else "nothing"
+    print(f"haze_record: wrote {args.output} ({counts})", flush=True)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``haze_record``; returns the exit status (0 also after SIGINT: bag finalised)."""
+    """Entry point of ``haze_record``; returns the exit status.
+
+    0 bag finalised (also after SIGINT/SIGTERM, the normal way to stop a recording), 2 bad
+    arguments or an error (nothing left at OUTPUT), 130/143 when SIGINT/SIGTERM came before the
+    bag could be created (nothing left either).
+    """
     argv = list(sys.argv if argv is None else ["haze_record", *argv])
     tool_argv, ros_argv = split_ros_args(argv)
     args = build_parser().parse_args(tool_argv[1:])
@@ -121,40 +166,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if value is not None and value <= 0:
             print(f"haze_record: error: --{name.replace('_', '-')} must be > 0, got {value}", file=sys.stderr)
             return 2
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        out = bag_io.OutputBag(args.output, args.storage, args.overwrite)
-    except bag_io.BagToolError as exc:
-        print(f"haze_record: error: {exc}", file=sys.stderr)
-        return 2
-    rclpy.init(args=ros_argv)
-    node = rclpy.create_node("haze_record")
-    rec, status = Recorder(node, out), 0
-    try:
-        for topic, msgtype in rec.discover(list(dict.fromkeys(args.topics)), args.wait_topics).items():
-            rec.subscribe(topic, msgtype)
-        rec.wait_matched(args.wait_topics)
-        print(f"haze_record: recording {len(rec.subscriptions)} topics to {args.output}", flush=True)
-        started = time.monotonic()
-        while not _done(rec, args, started):
-            rclpy.spin_once(node, timeout_sec=0.05)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # a normal way to stop: finalise below
-    except (bag_io.BagToolError, ImportError) as exc:
-        print(f"haze_record: error: {exc}", file=sys.stderr)
-        status = 2
-    finally:
-        for sub in rec.subscriptions:
-            node.destroy_subscription(sub)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    if status:
-        out.abort()
-        return status
-    out.commit()
-    counts = ", ".join(f"{t}: {n}" for t, n in rec.counts.items())
-    print(f"haze_record: wrote {args.output} ({counts})", flush=True)
-    return 0
+    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.tools.exit_status)
+    with StopSignals() as stop:
+        try:
+            return _record(args, ros_argv, stop)
+        except KeyboardInterrupt:  # landed before the recording's try (while the bag was being created)
+            bag_io.discard_partial(args.output)
+            return stop.exit_status(EXIT_SIGINT)
 
 
 if __name__ == "__main__":

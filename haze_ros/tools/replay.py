@@ -6,7 +6,9 @@ on ``/clock`` (``rosgraph_msgs/Clock``) for nodes running with ``use_sim_time``.
 message the tool waits (``--wait-subscribers`` seconds at most) until the topics given by
 ``--wait-for`` (default: the bag's image topics) have a subscriber. At the end it prints the
 achieved rate, per-topic counts, late messages and publish failures; ``--report FILE`` writes them
-and the wall time of every publication as JSON.
+and the wall time of every publication as JSON. Exit status: 0 played, 2 bad arguments or bag, 3 no
+subscriber with ``--require-subscribers``, 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM (the
+report is printed, and written, after a stop too).
 
     haze_replay data/demo/demo.mcap --rate 0.5 --topics /demo/camera/image_raw/compressed
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import signal
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from rclpy.executors import ExternalShutdownException
 
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import header_stamp_ns
+from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.ros_bridge import message_class, qos_from_bag, split_ros_args
 
 IMAGE_TYPES = (bag_io.IMAGE_TYPE, bag_io.COMPRESSED_TYPE)
@@ -206,39 +208,24 @@ def _print_report(report: dict) -> None:
               f"{row['dropped']} dropped", flush=True)
 
 
-def _raise_interrupt(*_args) -> None:
-    raise KeyboardInterrupt
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``haze_replay``; returns the exit status."""
-    argv = list(sys.argv if argv is None else ["haze_replay", *argv])
-    tool_argv, ros_argv = split_ros_args(argv)
-    args = build_parser().parse_args(tool_argv[1:])
-    if args.rate <= 0:
-        print("haze_replay: error: --rate must be > 0", file=sys.stderr)
-        return 2
-    remap = {}
-    for item in args.remap:
-        source, _, target = item.partition(":=")
-        if not (source and target):
-            print(f"haze_replay: error: --remap {item!r}: expected FROM:=TO, "
-                  "e.g. /cam/image_raw:=/camera/image_raw", file=sys.stderr)
-            return 2
-        remap[source] = target
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+def _play(args, remap: Dict[str, str], ros_argv: List[str], stop: StopSignals) -> int:
+    """Open the bag, start rclpy, wait for subscribers, play; the report is printed whatever happens."""
     try:
         bag = bag_io.open_input(args.bag)
     except bag_io.BagToolError as exc:
         print(f"haze_replay: error: {exc}", file=sys.stderr)
         return 2
-    rclpy.init(args=ros_argv)
-    node = rclpy.create_node("haze_replay")
+    node, replayer = None, None
     loops, started, unmatched, status = 0, time.monotonic(), [], 0
     try:
+        rclpy.init(args=ros_argv)
+        node = rclpy.create_node("haze_replay")
         replayer = Replayer(node, bag, args.topics, remap, args.clock)
         wait_for = args.wait_for if args.wait_for is not None else sorted(
             {remap.get(c.topic, c.topic) for c in replayer.connections if c.msgtype in IMAGE_TYPES})
+        if wait_for:
+            print(f"haze_replay: waiting up to {args.wait_subscribers} s for subscribers on: "
+                  f"{', '.join(wait_for)}", flush=True)
         unmatched = replayer.wait_for_subscribers(wait_for, args.wait_subscribers)
         if unmatched:
             print(f"haze_replay: no subscriber after {args.wait_subscribers} s on: {', '.join(unmatched)}",
@@ -253,21 +240,51 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not args.loop:
                 break
         replayer.linger(args.linger)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        status = 130
+    except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT/SIGTERM (or rclpy shut down)
+        status = stop.exit_status(EXIT_SIGINT)
     except bag_io.BagToolError as exc:
         print(f"haze_replay: error: {exc}", file=sys.stderr)
         return 2
     finally:
-        if "replayer" in locals():
-            report = _report(replayer, bag, time.monotonic() - started, loops, status == 130, unmatched)
+        stop.hold()  # a signal during the report and the shutdown is only recorded
+        if replayer is not None:
+            report = _report(replayer, bag, time.monotonic() - started, loops, status != 0, unmatched)
             _print_report(report)
             if args.report:
                 args.report.write_text(json.dumps(report, indent=1))
-        node.destroy_node()
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
         bag.close()
     return status
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of ``haze_replay``; returns the exit status.
+
+    0 played, 2 bad arguments or bag, 3 no subscriber (``--require-subscribers``), 130 stopped by
+    SIGINT (Ctrl-C), 143 by SIGTERM.
+    """
+    argv = list(sys.argv if argv is None else ["haze_replay", *argv])
+    tool_argv, ros_argv = split_ros_args(argv)
+    args = build_parser().parse_args(tool_argv[1:])
+    if args.rate <= 0:
+        print("haze_replay: error: --rate must be > 0", file=sys.stderr)
+        return 2
+    remap = {}
+    for item in args.remap:
+        source, _, target = item.partition(":=")
+        if not (source and target):
+            print(f"haze_replay: error: --remap {item!r}: expected FROM:=TO, "
+                  "e.g. /cam/image_raw:=/camera/image_raw", file=sys.stderr)
+            return 2
+        remap[source] = target
+    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.tools.exit_status)
+    with StopSignals() as stop:
+        try:
+            return _play(args, remap, ros_argv, stop)
+        except KeyboardInterrupt:  # a signal that landed outside _play's try (nothing was published)
+            return stop.exit_status(EXIT_SIGINT)
 
 
 if __name__ == "__main__":
