@@ -51,8 +51,8 @@ class IProgressMonitor:
 
 
 class _Tensor:
-    def __init__(self, name, dtype):
-        self.name, self.dtype = name, dtype
+    def __init__(self, name, dtype, shape=()):
+        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
 
 
 class _Layer:
@@ -89,6 +89,10 @@ class _Network:
     def get_input(self, index):
         return self.inputs[index]
 
+    @property
+    def num_inputs(self):
+        return len(self.inputs)
+
 
 class OnnxParser:
     def __init__(self, network, logger):
@@ -102,7 +106,9 @@ class OnnxParser:
         except Exception as exc:
             self.errors.append(f"cannot read {path}: {exc}")
             return False
-        self.network.inputs = [_Tensor(i.name, float32) for i in model.graph.input]
+        self.network.inputs = [
+            _Tensor(i.name, float32, [d.dim_value or -1 for d in i.type.tensor_type.shape.dim])
+            for i in model.graph.input]
         for node in model.graph.node:
             dtype = int64 if node.op_type == "Shape" else float32
             layer_type = _OP_TO_LAYER.get(node.op_type, LayerType.OTHER)

@@ -15,12 +15,12 @@ def write_random_checkpoint(stem: Path, preset: str = "edge", seed: int = 0) -> 
     import torch
 
     from haze_ros.networks.config import preset_config
-    from haze_ros.networks.vae import SharedLatentVAE
+    from haze_ros.networks.translator import build_vae
     from haze_ros.training.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
     config = preset_config(preset)
-    vae = SharedLatentVAE(config)
+    vae = build_vae(config)
     save_checkpoint(Path(stem), {"vae." + k: v for k, v in vae.state_dict().items()}, config, step=0,
                     metrics={}, training={"seed": seed, "note": "random weights for tests"})
     return Path(stem).with_suffix(".safetensors")

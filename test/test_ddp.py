@@ -58,8 +58,8 @@ def _free_port() -> int:
 
 def test_haze_train_command_runs_under_torchrun(tmp_path):
     root = shared_data("frida2").parent
-    overrides = [f"data.root={root}", "data.crop=32", "data.train_scenes=[1, 2]", "data.val_scenes=[41]",
-                 "data.real_clear=false", "data.real_hazy=false", "data.val_haze_draws=1",
+    overrides = [f"data.root={root}", "data.crop=64", "data.train_scenes=[1, 2]", "data.val_scenes=[41]",
+                 "data.val_haze_draws=1", "data.batch_size=1",
                  "model.channels=4", "model.max_channels=8", "run.iterations=2", "run.checkpoint_every=2",
                  "run.val_every=2", "run.sample_every=2", "run.threads=1", "run.device=cpu",
                  f"run.output_dir={tmp_path / 'run'}"]
@@ -71,6 +71,7 @@ def test_haze_train_command_runs_under_torchrun(tmp_path):
     meta = read_checkpoint_meta(tmp_path / "run" / "checkpoints" / "last")
     assert meta["step"] == 2 and meta["optimizer_meta"]["world_size"] == 2
     assert len(meta["optimizer_meta"]["data_rng_states"]) == 2
-    assert meta["training"]["data"]["paired_fraction"] == 0.5  # the edge.yaml recipe, resolved
+    assert meta["model"]["architecture"]["generator"] == "physics"  # the edge.yaml recipe, resolved
+    assert meta["training"]["loss"]["lambda_self"] == 10.0
     assert (tmp_path / "run" / "samples" / "step_0000002.png").is_file()
     assert read_checkpoint_meta(tmp_path / "run" / "checkpoints" / "best")["step"] == 2

@@ -9,7 +9,7 @@ import torch
 from haze_ros.core.types import Direction
 from haze_ros.networks.config import (NetworkConfig, network_config_from_dict, preset_config)
 from haze_ros.networks.discriminator import MultiScaleDiscriminator
-from haze_ros.networks.translator import OneDirectionTranslator
+from haze_ros.networks.translator import OneDirectionTranslator, build_translator
 from haze_ros.networks.vae import SharedLatentVAE
 
 
@@ -20,7 +20,7 @@ def small(preset: str) -> NetworkConfig:
                                discriminator=dataclasses.replace(cfg.discriminator, channels=4, n_layers=3))
 
 
-@pytest.mark.parametrize("preset", ["paper", "edge"])
+@pytest.mark.parametrize("preset", ["paper", "edge_pixel"])
 @pytest.mark.parametrize("size", [(17, 23), (32, 32), (5, 3), (1, 1)])
 def test_translator_shapes_and_range_for_odd_sizes(preset, size):
     torch.manual_seed(0)
@@ -33,7 +33,7 @@ def test_translator_shapes_and_range_for_odd_sizes(preset, size):
     assert translator.size_multiple == 4 and translator.preset == preset
 
 
-@pytest.mark.parametrize("preset", ["paper", "edge"])
+@pytest.mark.parametrize("preset", ["paper", "edge_pixel"])
 def test_vae_code_and_generator_shapes(preset):
     cfg = small(preset)
     vae = SharedLatentVAE(cfg)
@@ -49,14 +49,17 @@ def test_full_size_presets_match_the_documented_architecture():
     paper, edge = preset_config("paper"), preset_config("edge")
     assert (paper.channels, paper.n_downsample, paper.n_res_private + paper.n_res_shared) == (64, 2, 4)
     assert paper.latent_channels == 256
-    assert edge.n_downsample == 2 and edge.n_res_shared == 1 and edge.latent_channels == 32
-    n_edge = sum(p.numel() for p in OneDirectionTranslator(edge, "dehaze").parameters())
+    assert edge.generator == "physics" and edge.norm == "none" and edge.input_stride == 4
+    assert edge.n_downsample == 2 and edge.n_res_shared == 1 and edge.latent_channels == 48
+    assert edge.size_multiple == 16
+    n_edge = sum(p.numel() for p in build_translator(edge, "dehaze").parameters())
     assert n_edge < 200_000  # a few hundred kB of weights per direction
+    assert preset_config("edge_pixel").generator == "pixel"
 
 
 def test_translator_is_deterministic_and_uses_the_posterior_mean():
     torch.manual_seed(1)
-    cfg = small("edge")
+    cfg = small("edge_pixel")
     vae = SharedLatentVAE(cfg)
     translator = OneDirectionTranslator(cfg, "haze")
     translator.encoder.load_state_dict(vae.encoder_clear.state_dict())
@@ -123,7 +126,7 @@ def test_network_config_rejects_bad_values_and_unknown_keys():
 def test_onnx_export_keeps_height_and_width_dynamic(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(4)
-    translator = OneDirectionTranslator(small("edge"), "dehaze").eval()
+    translator = OneDirectionTranslator(small("edge_pixel"), "dehaze").eval()
     path = tmp_path / "t.onnx"
     torch.onnx.export(translator, (torch.rand(1, 3, 32, 48),), str(path), input_names=["image"],
                       output_names=["output"], opset_version=17, dynamo=False,

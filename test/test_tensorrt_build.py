@@ -35,7 +35,8 @@ def onnx_file(tmp_path_factory):
     from haze_ros.export.onnx_export import export_checkpoint
 
     folder = tmp_path_factory.mktemp("trt")
-    result, _ = export_checkpoint(write_random_checkpoint(folder / "edge"), "dehaze", folder / "edge.onnx")
+    checkpoint = write_random_checkpoint(folder / "edge", preset="edge_pixel")  # has instance norms
+    result, _ = export_checkpoint(checkpoint, "dehaze", folder / "edge.onnx")
     return result.onnx_path
 
 
@@ -55,6 +56,16 @@ def test_fp16_build_pins_normalisation_and_uses_profile(fake_trt, onnx_file, tmp
     assert norms and engine["fp32_layers"] == norms
     assert "Building engine started" in caplog.text and "finished" in caplog.text
     assert f"{len(norms)} normalisation/reduction layers kept in fp32" in caplog.text
+
+
+def test_haze_graph_profile_covers_visibility_and_airlight(fake_trt, tmp_path):
+    from haze_ros.export.onnx_export import export_checkpoint
+
+    result, _ = export_checkpoint(write_random_checkpoint(tmp_path / "edge"), "haze", tmp_path / "haze.onnx")
+    engine = json.loads(tensorrt_build.build_serialized_engine(result.onnx_path, "fp32", PROFILE))
+    (profile,) = engine["profiles"]
+    assert profile["visibility_m"] == [[1, 1], [1, 1], [1, 1]]
+    assert profile["airlight"] == [[1, 3], [1, 3], [1, 3]]
 
 
 def test_fp32_build_sets_no_precision_flags(fake_trt, onnx_file):

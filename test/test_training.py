@@ -13,11 +13,11 @@ from haze_ros.networks.loading import (CheckpointError, load_translator, load_va
 from haze_ros.training.checkpoint import save_checkpoint
 from haze_ros.training.config import ConfigError
 from haze_ros.training.config_io import config_from_dict, load_train_config
-from haze_ros.training.data import Sample, ValidationImage
+from haze_ros.training.data import Sample, ValidationImage, split_batch
 from haze_ros.training.loop import TrainingRun
 from haze_ros.training.trainer import Trainer
 
-TINY_MODEL = {"preset": "edge", "channels": 4, "max_channels": 8,
+TINY_MODEL = {"preset": "edge_pixel", "channels": 4, "max_channels": 8,
               "discriminator": {"channels": 4, "n_layers": 2, "num_scales": 2}}
 
 
@@ -35,6 +35,9 @@ class FakeData:
     def sample(self, rng):
         clear = np.clip(rng.random((3, 1, 1)) * 0.6 + rng.random((3, 16, 16)) * 0.2, 0, 1).astype(np.float32)
         return Sample(hazy=(0.5 * clear + 0.45).astype(np.float32), clear=clear, paired=True)
+
+    def batch(self, rng, size):
+        return split_batch([self.sample(rng) for _ in range(size)])
 
 
 def val_images():

@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from haze_ros.core.types import Direction, FrameConditions
+from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 
 
 class BackendError(RuntimeError):
@@ -65,8 +65,12 @@ class Backend(abc.ABC):
         return out.astype(rgb.dtype)
 
     def warm_up(self, height: int, width: int) -> None:
-        """Run one frame so that lazy initialisation (allocations, autotuning) happens at start-up."""
-        self.process_frame(np.zeros((height, width, 3), np.uint8), FrameConditions())
+        """Run one frame so that lazy initialisation (allocations, autotuning) happens at start-up.
+
+        Haze backends get a 1 km visibility for it (they need a β and an airlight per frame).
+        """
+        haze = HazeParams(visibility_to_beta(1000.0)) if self.direction == Direction.HAZE else None
+        self.process_frame(np.zeros((height, width, 3), np.uint8), FrameConditions(haze=haze))
 
     def tunables(self) -> dict:
         """Current values of the parameters that may change while running (e.g. DCP ω); {} if none."""

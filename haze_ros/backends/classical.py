@@ -24,10 +24,11 @@ from typing import Optional, Tuple
 import numpy as np
 
 from haze_ros.backends.base import Backend, BackendError
-from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
+from haze_ros.backends.haze_inputs import default_haze_from_options, frame_haze
+from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth_free import DEPTH_SOURCE as FLAT_ROAD, FlatRoadGeometry, flat_road_depth
-from haze_ros.physics.scattering import PreparedHaze, as_airlight, synthesize_haze, transmission_from_depth
+from haze_ros.physics.scattering import PreparedHaze, synthesize_haze, transmission_from_depth
 
 LOG = logging.getLogger(__name__)
 DEPTH_GIVEN = "depth_image"
@@ -81,20 +82,11 @@ class PhysicsHazeBackend(Backend):
         options = _split_options(options, known, self.name)
         try:
             self._geometry = FlatRoadGeometry(**{k: options[k] for k in _GEOMETRY_KEYS if k in options})
-            self._default_haze = self._haze_from_options(options)
+            self._default_haze = default_haze_from_options(options)
         except (TypeError, ValueError) as exc:
             raise BackendError(f"backend physics: bad option: {exc}") from None
         self._flat_cache: Optional[tuple] = None  # (key, transmission) for depth-free frames
         self._prepared: Optional[tuple] = None    # (key, PreparedHaze) for depth-free frames
-
-    @staticmethod
-    def _haze_from_options(options: dict) -> Optional[HazeParams]:
-        airlight = as_airlight(options.get("airlight", 1.0))
-        if "beta_per_m" in options:
-            return HazeParams(float(options["beta_per_m"]), airlight)
-        if "visibility_m" in options:
-            return HazeParams(visibility_to_beta(float(options["visibility_m"])), airlight)
-        return None
 
     def _transmission(self, shape: Tuple[int, int], haze: HazeParams,
                       conditions: Optional[FrameConditions]) -> Tuple[np.ndarray, str]:
@@ -120,11 +112,7 @@ class PhysicsHazeBackend(Backend):
         ``conditions.haze`` gives β [1/m] and A; ``conditions.depth_m`` the ``(H, W)`` depth in metres
         (else the flat-road approximation). Sets ``conditions.extras["depth_source"]``.
         """
-        haze = conditions.haze if conditions is not None else None
-        haze = haze if haze is not None else self._default_haze
-        if haze is None:
-            raise ValueError("physics haze needs conditions.haze (beta, airlight) or a visibility_m / "
-                             "beta_per_m option")
+        haze = frame_haze(conditions, self._default_haze, "physics")
         frame, bgr = _native_order(rgb)
         t, source = self._transmission(frame.shape[:2], haze, conditions)
         if conditions is not None:
@@ -162,11 +150,6 @@ class PhysicsHazeBackend(Backend):
             hazy = self.process_frame(np.ascontiguousarray(frame.transpose(1, 2, 0)), conditions)
             out[i] = hazy.transpose(2, 0, 1)
         return out
-
-    def warm_up(self, height: int, width: int) -> None:
-        """One depth-free frame at 1 km visibility."""
-        haze = FrameConditions(haze=HazeParams(visibility_to_beta(1000.0)))
-        self.process_frame(np.zeros((height, width, 3), np.uint8), haze)
 
     def tunables(self) -> dict:
         """Depth-free geometry: camera_height_m, focal_px, horizon_row, hfov_deg, max_depth_m."""

@@ -82,8 +82,12 @@ class CudaFramePath:
                                   torch.empty(shape, dtype=torch_dtype, pin_memory=True))}
         return self._pinned[key]
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """Process one frame; returns a new array (the pinned buffers are reused across calls)."""
+    def __call__(self, rgb: np.ndarray, *inputs) -> np.ndarray:
+        """Process one frame; returns a new array (the pinned buffers are reused across calls).
+
+        ``inputs``: extra tensors passed to ``infer`` after the batch (the haze graph's visibility
+        and airlight, already on the device).
+        """
         import torch
 
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
@@ -101,7 +105,7 @@ class CudaFramePath:
             if reversed_channels:
                 frame = frame.flip(2)
             batch = frame_to_batch(frame, wide)
-            out = self.infer(pad_to_multiple(batch, self.size_multiple))
+            out = self.infer(pad_to_multiple(batch, self.size_multiple), *inputs)
             host_out.copy_(batch_to_frame(out, h, w, wide), non_blocking=True)
         self.stream.synchronize()
         result = host_out.numpy().copy()

@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 
 from haze_ros.backends.base import Backend, BackendError
+from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, onnx_for_model, resolve_model
 from haze_ros.core.types import FrameConditions
 
@@ -107,21 +108,34 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:
             raise BackendError(f"parameter {PARAM}: onnxruntime could not load {self.onnx_path}: "
                                f"{exc}") from exc
+        self.conditioned = bool(self.metadata.conditions)
+        try:
+            self._default_haze = default_haze_from_options(dict(spec.options or {}))
+        except (TypeError, ValueError) as exc:
+            raise BackendError(f"backend onnxruntime: bad haze option: {exc}") from None
         active = self.session.get_providers()
         self.device = spec.device if active[0] != "CPUExecutionProvider" else "cpu"
         self.providers = active
         LOG.info("onnxruntime session on %s for %s (%s)", active, self.onnx_path, self.metadata.preset)
 
     def infer(self, batch, conditions: Optional[FrameConditions] = None):
-        """``(B, 3, H, W)`` float32 [0, 1] numpy → same shape float32 numpy (any H, W: the graph pads)."""
+        """``(B, 3, H, W)`` float32 [0, 1] numpy → same shape float32 numpy (any H, W: the graph pads).
+
+        A haze graph of the physics generator also gets the frame's visibility and airlight
+        (``conditions.haze``, else the backend's ``visibility_m`` / ``airlight`` options).
+        """
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        return self.session.run([self.metadata.output_name], {self.metadata.input_name: batch})[0]
+        feed = {self.metadata.input_name: batch}
+        if self.conditioned:
+            feed.update(zip(self.metadata.conditions,
+                            model_haze_inputs(conditions, self._default_haze, self.name, batch.shape[0])))
+        return self.session.run([self.metadata.output_name], feed)[0]
 
     def describe(self) -> dict:
         """Backend, device, direction, providers, ONNX file and its preset."""
         info = super().describe()
         info.update(providers=self.providers, onnx=str(self.onnx_path), preset=self.metadata.preset,
-                    network_size_multiple=self.metadata.size_multiple)
+                    network_size_multiple=self.metadata.size_multiple, conditioned=self.conditioned)
         return info
 
     def close(self) -> None:

@@ -24,9 +24,11 @@ from typing import Optional
 import numpy as np
 
 from haze_ros.backends.base import Backend, BackendError
+from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, onnx_for_model, resolve_model
 from haze_ros.core.types import FrameConditions
 from haze_ros.export.engine_cache import EngineCache, EngineCacheError, ShapeProfile, verify_engine
+from haze_ros.export.metadata import CONDITION_NAMES
 
 LOG = logging.getLogger(__name__)
 
@@ -69,7 +71,12 @@ class TensorRTBackend(Backend):
             raise BackendError(f"parameter {PARAM}: TensorRT could not deserialise engine {self.engine_path} "
                                f"(corrupt, or built by another TensorRT version)")
         self._context = self._engine.create_execution_context()
-        self._input_name, self._output_name = self._io_names()
+        self._input_name, self._condition_names, self._output_name = self._io_names()
+        self.conditioned = bool(self._condition_names)
+        try:
+            self._default_haze = default_haze_from_options(dict(spec.options or {}))
+        except (TypeError, ValueError) as exc:
+            raise BackendError(f"backend tensorrt: bad haze option: {exc}") from None
         min_shape = self._engine.get_tensor_profile_shape(self._input_name, 0)[0]
         self.min_hw = (int(min_shape[2]), int(min_shape[3]))  # smallest frame the profile accepts
         self._stream = torch.cuda.Stream(self._device)
@@ -108,19 +115,29 @@ class TensorRTBackend(Backend):
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         inputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise BackendError(f"engine {self.engine_path}: expected 1 input and 1 output, got {names}")
+        conditions = [n for n in inputs if n in CONDITION_NAMES]
+        images = [n for n in inputs if n not in CONDITION_NAMES]
+        if len(images) != 1 or len(outputs) != 1 or conditions not in ([], list(CONDITION_NAMES)):
+            raise BackendError(f"engine {self.engine_path}: expected an image input (+ {CONDITION_NAMES} "
+                               f"for haze) and 1 output, got {names}")
         for name in names:
             if self._engine.get_tensor_dtype(name) != trt.float32:
                 raise BackendError(f"engine {self.engine_path}: tensor {name} is not float32 I/O")
-        return inputs[0], outputs[0]
+        return images[0], tuple(conditions), outputs[0]
 
-    def _infer_tensor(self, batch):
-        """``(B, 3, H, W)`` float32 CUDA tensor in [0, 1] → new float32 CUDA tensor (queued on the stream)."""
+    def _infer_tensor(self, batch, *inputs):
+        """``(B, 3, H, W)`` float32 CUDA tensor in [0, 1] → new float32 CUDA tensor (queued on the stream).
+
+        ``inputs``: the haze graph's visibility ``(B, 1)`` and airlight ``(B, 3)`` (CUDA tensors).
+        """
         torch = self._torch
         batch = batch.to(self._device, torch.float32).contiguous()
         if not self._context.set_input_shape(self._input_name, tuple(batch.shape)):
             raise ValueError(f"input shape {tuple(batch.shape)} is outside the engine's profile")
+        inputs = [x.to(self._device, torch.float32).contiguous() for x in inputs]
+        for name, tensor in zip(self._condition_names, inputs):
+            self._context.set_input_shape(name, tuple(tensor.shape))
+            self._context.set_tensor_address(name, tensor.data_ptr())
         out_shape = tuple(self._context.get_tensor_shape(self._output_name))
         out = torch.empty(out_shape, dtype=torch.float32, device=self._device)
         self._context.set_tensor_address(self._input_name, batch.data_ptr())
@@ -133,19 +150,27 @@ class TensorRTBackend(Backend):
     def infer(self, batch, conditions: Optional[FrameConditions] = None):
         """``(B, 3, H, W)`` float32 [0, 1] (numpy or CUDA tensor) → same type; numpy is synchronised."""
         torch = self._torch
+        inputs = self._haze_inputs(conditions, int(batch.shape[0]))
         if isinstance(batch, torch.Tensor):
             with torch.cuda.stream(self._stream):
-                out = self._infer_tensor(batch)
+                out = self._infer_tensor(batch, *inputs)
             torch.cuda.current_stream(self._device).wait_stream(self._stream)
             return out
         with torch.cuda.stream(self._stream):
-            out = self._infer_tensor(torch.from_numpy(np.ascontiguousarray(batch, np.float32)))
+            out = self._infer_tensor(torch.from_numpy(np.ascontiguousarray(batch, np.float32)), *inputs)
             host = out.cpu()
         return host.numpy()
 
+    def _haze_inputs(self, conditions: Optional[FrameConditions], batch_size: int):
+        """Visibility and airlight tensors on the device for a haze engine; () otherwise."""
+        if not self.conditioned:
+            return ()
+        arrays = model_haze_inputs(conditions, self._default_haze, self.name, batch_size)
+        return tuple(self._torch.from_numpy(a).to(self._device) for a in arrays)
+
     def process_frame(self, rgb: np.ndarray, conditions: Optional[FrameConditions] = None) -> np.ndarray:
         """``(H, W, 3)`` uint8/uint16 RGB → same; one upload, everything on the GPU, one download."""
-        return self._frame_path(rgb)
+        return self._frame_path(rgb, *self._haze_inputs(conditions, 1))
 
     def describe(self) -> dict:
         """Backend, device, direction, precision, engine file and whether it was cached or built."""

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from haze_ros.backends.base import Backend, BackendError
+from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, resolve_model
 from haze_ros.core.types import Direction, FrameConditions
 
@@ -46,6 +47,8 @@ class TorchBackend(Backend):
     (``cpu``/``cuda[:N]``/'' = CUDA when available), ``precision`` (``fp16`` honoured on CUDA only),
     ``options['cuda_graphs']`` (bool, CUDA only: capture one graph per frame size),
     ``options['cpu_threads']`` (CPU: torch intra-op threads for the whole process; 0 = torch's default).
+    A physics-generator haze model (``conditioned``) takes each frame's β and A from
+    ``conditions.haze``, else from ``options['visibility_m']`` / ``['beta_per_m']`` / ``['airlight']``.
     """
 
     name = "torch"
@@ -60,6 +63,11 @@ class TorchBackend(Backend):
         if module is None:
             module = self._load(spec)
         self.preset = str(getattr(module, "preset", "unknown"))
+        self.conditioned = bool(getattr(module, "conditioned", False))
+        try:
+            self._default_haze = default_haze_from_options(dict(spec.options or {}))
+        except (TypeError, ValueError) as exc:
+            raise BackendError(f"backend {spec.name}: bad haze option: {exc}") from None
         self.network_size_multiple = int(getattr(module, "size_multiple", 1))
         on_cuda = self._device.type == "cuda"
         self.name = "torch_cuda" if on_cuda else "torch"
@@ -106,12 +114,13 @@ class TorchBackend(Backend):
                            options={"cuda_graphs": cuda_graphs})
         return cls(spec, module=module)
 
-    def _run_module(self, batch):
+    def _run_module(self, batch, *inputs):
         torch = self._torch
         if self._device.type == "cuda":
             batch = batch.to(self._dtype).contiguous(memory_format=torch.channels_last)
-        if not self._use_graphs:
-            return self.module(batch)
+            inputs = tuple(x.to(self._dtype) for x in inputs)
+        if not self._use_graphs or inputs:  # conditioned graphs run eagerly (inputs change per frame)
+            return self.module(batch, *inputs)
         key = tuple(batch.shape)
         if self._graph is None or self._graph[0] != key:
             try:
@@ -143,31 +152,39 @@ class TorchBackend(Backend):
         LOG.info("captured a CUDA graph for input %s", tuple(batch.shape))
         return tuple(batch.shape), graph, static_in, static_out
 
-    def _infer_tensor(self, batch):
-        """``(B, 3, H, W)`` float tensor on this device in [0, 1] → float32 tensor on the device."""
+    def _infer_tensor(self, batch, *inputs):
+        """``(B, 3, H, W)`` float tensor on this device in [0, 1] (+ the haze inputs) → float32 tensor."""
         with self._torch.inference_mode():
-            return self._run_module(batch).float()
+            return self._run_module(batch, *inputs).float()
+
+    def _haze_inputs(self, conditions: Optional[FrameConditions], batch_size: int):
+        """The haze graph's visibility ``(B, 1)`` and airlight ``(B, 3)`` on the device (or ())."""
+        if not self.conditioned:
+            return ()
+        arrays = model_haze_inputs(conditions, self._default_haze, self.name, batch_size)
+        return tuple(self._torch.from_numpy(a).to(self._device) for a in arrays)
 
     def infer(self, batch, conditions: Optional[FrameConditions] = None):
         """``(B, 3, H, W)`` float32 [0, 1] (numpy or tensor) → same type; tensors stay on the device."""
         torch = self._torch
+        inputs = self._haze_inputs(conditions, int(batch.shape[0]))
         if isinstance(batch, torch.Tensor):
-            return self._infer_tensor(batch.to(self._device))
+            return self._infer_tensor(batch.to(self._device), *inputs)
         tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self._device)
-        out = self._infer_tensor(tensor)
+        out = self._infer_tensor(tensor, *inputs)
         return out.cpu().numpy()
 
     def process_frame(self, rgb: np.ndarray, conditions: Optional[FrameConditions] = None) -> np.ndarray:
         """``(H, W, 3)`` uint8/uint16 RGB → same; on CUDA the whole path stays on the device."""
         if self._frame_path is None:
             return super().process_frame(rgb, conditions)
-        return self._frame_path(rgb)
+        return self._frame_path(rgb, *self._haze_inputs(conditions, 1))
 
     def describe(self) -> dict:
         """Backend, device, direction, precision, preset, CUDA-graph use."""
         info = super().describe()
         info.update(precision=self.precision, preset=self.preset, cuda_graphs=self._use_graphs,
-                    network_size_multiple=self.network_size_multiple)
+                    network_size_multiple=self.network_size_multiple, conditioned=self.conditioned)
         return info
 
     def close(self) -> None:

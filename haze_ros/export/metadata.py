@@ -23,6 +23,9 @@ IO_RANGE = "0,1"
 IO_LAYOUT = "NCHW,RGB,float32"
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
+VISIBILITY_NAME = "visibility_m"  # haze graphs of the physics generator: (B, 1) float32 metres > 0
+AIRLIGHT_NAME = "airlight"        # ... and (B, 3) float32 RGB in [0, 1]
+CONDITION_NAMES = (VISIBILITY_NAME, AIRLIGHT_NAME)
 DEFAULT_OPSET = 17
 
 
@@ -63,6 +66,10 @@ class ModelMetadata:
         layout: ``"NCHW,RGB,float32"`` for input and output.
         input_name / output_name: graph I/O tensor names.
         format_version: version of this metadata scheme.
+        generator: ``pixel`` or ``physics`` (see :class:`haze_ros.networks.config.NetworkConfig`).
+        condition_inputs: comma-separated names of the extra inputs, ``"visibility_m,airlight"`` for
+            the physics haze graph (visibility ``(B, 1)`` metres, airlight ``(B, 3)`` in [0, 1]);
+            ``""`` for graphs that take the image only.
     """
 
     direction: str
@@ -78,11 +85,21 @@ class ModelMetadata:
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME
     format_version: str = FORMAT_VERSION
+    generator: str = "pixel"
+    condition_inputs: str = ""
+
+    @property
+    def conditions(self) -> tuple:
+        """Names of the extra inputs (empty for image-only graphs)."""
+        return tuple(name for name in self.condition_inputs.split(",") if name)
 
     def __post_init__(self) -> None:
         Direction(self.direction)  # raises ValueError for anything but dehaze/haze
         if int(self.size_multiple) < 1:
             raise MetadataError(f"size_multiple must be >= 1, got {self.size_multiple!r}")
+        if self.conditions not in ((), CONDITION_NAMES):
+            raise MetadataError(f"condition_inputs must be '' or {','.join(CONDITION_NAMES)!r}, "
+                                f"got {self.condition_inputs!r}")
 
     def to_props(self) -> Dict[str, str]:
         """The ``metadata_props`` pairs: ``{"haze_ros.<field>": str(value)}``."""

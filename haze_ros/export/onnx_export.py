@@ -27,6 +27,7 @@ LOG = logging.getLogger(__name__)
 # in an exported graph is reported by ``unsupported_ops`` (and fails ``export_translator``).
 PORTABLE_OPS = frozenset("""
 Abs Add And AveragePool BatchNormalization Cast Ceil Clip Concat Constant ConstantOfShape Conv
+ReduceMax ReduceMin
 ConvTranspose DepthToSpace Div Elu Equal Erf Exp Expand Flatten Floor Gather Gemm GlobalAveragePool Greater
 HardSigmoid Identity InstanceNormalization LeakyRelu Less MatMul Max MaxPool Min Mod Mul Neg Not Or
 Pad Pow PRelu Range Reciprocal ReduceMean ReduceSum Relu Reshape Resize Shape Sigmoid Slice Softplus
@@ -103,18 +104,34 @@ def unsupported_ops(model_proto) -> List[str]:
     return problems
 
 
+def condition_arrays(batch_size: int, visibility_m: float = 150.0,
+                     airlight: Sequence[float] = (0.9, 0.9, 0.9)) -> Tuple[np.ndarray, np.ndarray]:
+    """The haze graph's extra inputs: visibility ``(B, 1)`` [m] and airlight ``(B, 3)``, float32."""
+    return (np.full((batch_size, 1), visibility_m, np.float32),
+            np.tile(np.asarray(airlight, np.float32)[None], (batch_size, 1)))
+
+
 def _trace_to_bytes(module, opset: int, trace_hw: Tuple[int, int]) -> Tuple[bytes, List[str]]:
-    """Run the TorchScript exporter on ``module`` (CPU, fp32, eval); returns (bytes, warnings)."""
+    """Run the TorchScript exporter on ``module`` (CPU, fp32, eval); returns (bytes, warnings).
+
+    A ``conditioned`` module (the physics haze direction) gets the inputs ``visibility_m`` and
+    ``airlight`` after the image, with a dynamic batch dimension.
+    """
     import torch
 
     sample = torch.rand((1, 3) + tuple(trace_hw), generator=torch.Generator().manual_seed(0))
-    buffer = io.BytesIO()
+    args, names = (sample,), [md.INPUT_NAME]
     dynamic = {0: "batch", 2: "height", 3: "width"}
+    axes = {md.INPUT_NAME: dynamic, md.OUTPUT_NAME: dynamic}
+    if getattr(module, "conditioned", False):
+        args += tuple(torch.from_numpy(a) for a in condition_arrays(1))
+        names += list(md.CONDITION_NAMES)
+        axes.update({name: {0: "batch"} for name in md.CONDITION_NAMES})
+    buffer = io.BytesIO()
     with warnings.catch_warnings(record=True) as caught, torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("always")
-        torch.onnx.export(module, (sample,), buffer, dynamo=False, opset_version=opset,
-                          input_names=[md.INPUT_NAME], output_names=[md.OUTPUT_NAME],
-                          dynamic_axes={md.INPUT_NAME: dynamic, md.OUTPUT_NAME: dynamic},
+        torch.onnx.export(module, args, buffer, dynamo=False, opset_version=opset,
+                          input_names=names, output_names=[md.OUTPUT_NAME], dynamic_axes=axes,
                           do_constant_folding=True)
     notes = sorted({str(w.message).splitlines()[0] for w in caught
                     if issubclass(w.category, torch.jit.TracerWarning)})
@@ -124,6 +141,9 @@ def _trace_to_bytes(module, opset: int, trace_hw: Tuple[int, int]) -> Tuple[byte
 def export_translator(module, out_path: Union[str, Path], metadata: md.ModelMetadata,
                       trace_hw: Tuple[int, int] = TRACE_SIZE_HW) -> ExportResult:
     """Export ``module`` ((B, 3, H, W) float32 [0, 1] → same) to ``out_path`` with ``metadata``.
+
+    The whole path is one graph: padding, network, guided upsampling and the eq. (1)
+    recomposition; the physics haze direction also takes ``visibility_m`` and ``airlight``.
 
     The module is exported on the CPU in fp32 and eval mode (it is not modified: a copy is moved).
     Raises ``ValueError`` if the checker fails or the graph uses ops outside ``PORTABLE_OPS``.
@@ -178,7 +198,14 @@ def metadata_for_checkpoint(checkpoint: Union[str, Path], module, direction: Uni
         direction=Direction(direction).value, size_multiple=int(module.size_multiple),
         preset=str(getattr(module, "preset", meta.get("model", {}).get("preset", "unknown"))),
         checkpoint_sha256=md.sha256_file(weights), config_sha256=md.sha256_json(meta.get("training", {})),
-        opset=opset)
+        opset=opset, **module_io_metadata(module))
+
+
+def module_io_metadata(module) -> dict:
+    """``generator`` and ``condition_inputs`` metadata fields of a translator module."""
+    config = getattr(module, "config", None)
+    return {"generator": str(getattr(config, "generator", "pixel")),
+            "condition_inputs": ",".join(md.CONDITION_NAMES) if getattr(module, "conditioned", False) else ""}
 
 
 def export_checkpoint(checkpoint: Union[str, Path], direction: Union[str, Direction],
@@ -214,11 +241,16 @@ def check_parity(onnx_path: Union[str, Path], module, batches: Sequence[np.ndarr
 
     session = session or make_session(str(onnx_path), providers=["CPUExecutionProvider"])
     module = module.float().cpu().eval()
+    conditioned = getattr(module, "conditioned", False)
     cases = []
-    for batch in batches:
-        ort_out = session.run([md.OUTPUT_NAME], {md.INPUT_NAME: batch.astype(np.float32)})[0]
+    for index, batch in enumerate(batches):
+        feed = {md.INPUT_NAME: batch.astype(np.float32)}
+        extra = condition_arrays(batch.shape[0], visibility_m=40.0 + 60.0 * index,
+                                 airlight=(0.95, 0.9, 0.85)) if conditioned else ()
+        feed.update(zip(md.CONDITION_NAMES, extra))
+        ort_out = session.run([md.OUTPUT_NAME], feed)[0]
         with torch.no_grad():
-            torch_out = module(torch.from_numpy(batch.astype(np.float32))).numpy()
+            torch_out = module(*(torch.from_numpy(a) for a in (feed[md.INPUT_NAME],) + tuple(extra))).numpy()
         if ort_out.shape != torch_out.shape:
             raise ValueError(f"shape mismatch ORT {ort_out.shape} vs PyTorch {torch_out.shape}")
         diff = np.abs(ort_out - torch_out)

@@ -168,6 +168,11 @@ def build_serialized_engine(onnx_path: Union[str, Path], precision: str, profile
     input_name = network.get_input(0).name
     opt_profile = builder.create_optimization_profile()
     opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
+    for index in range(1, network.num_inputs):  # the haze graph's visibility (B, 1) and airlight (B, 3)
+        extra = network.get_input(index)
+        width = int(extra.shape[1])
+        opt_profile.set_shape(extra.name, (profile.min[0], width), (profile.opt[0], width),
+                              (profile.max[0], width))
     config.add_optimization_profile(opt_profile)
     if precision == "fp16":
         config.set_flag(trt.BuilderFlag.FP16)

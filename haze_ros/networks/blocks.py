@@ -50,11 +50,12 @@ def _activation(name: str) -> nn.Module:
 class ResBlock(nn.Module):
     """UNIT residual block: x + IN(conv3(ReLU(IN(conv3(x))))); ``(B, C, H, W)`` → same shape."""
 
-    def __init__(self, channels: int, *, padding: str = "reflect", eps: float = 1e-5) -> None:
+    def __init__(self, channels: int, *, padding: str = "reflect", eps: float = 1e-5,
+                 norm: bool = True) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            ConvNormAct(channels, channels, 3, padding=padding, act="relu", eps=eps),
-            ConvNormAct(channels, channels, 3, padding=padding, act="none", eps=eps),
+            ConvNormAct(channels, channels, 3, padding=padding, act="relu", eps=eps, norm=norm),
+            ConvNormAct(channels, channels, 3, padding=padding, act="none", eps=eps, norm=norm),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,11 +66,12 @@ class ResBlock(nn.Module):
 class UpBlock(nn.Module):
     """×2 up-sampling halving the channels: nearest + 5×5 conv (UNIT) or a 4×4 stride-2 transposed conv.
 
-    Input ``(B, C_in, H, W)`` → ``(B, C_out, 2H, 2W)``, followed by InstanceNorm and ReLU.
+    Input ``(B, C_in, H, W)`` → ``(B, C_out, 2H, 2W)``, followed by InstanceNorm (unless ``norm`` is
+    false) and ReLU.
     """
 
     def __init__(self, c_in: int, c_out: int, mode: str, *, padding: str = "reflect",
-                 eps: float = 1e-5) -> None:
+                 eps: float = 1e-5, norm: bool = True) -> None:
         super().__init__()
         if mode == "nearest_conv":
             self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
@@ -78,7 +80,8 @@ class UpBlock(nn.Module):
             self.up = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
         else:
             raise ValueError(f"unknown upsample mode {mode!r}")
-        self.post = nn.Sequential(nn.InstanceNorm2d(c_out, eps=eps, affine=False), nn.ReLU(inplace=True))
+        post = [nn.InstanceNorm2d(c_out, eps=eps, affine=False)] if norm else []
+        self.post = nn.Sequential(*post, nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Up-sample ×2; shape ``(B, C_out, 2H, 2W)``."""

@@ -7,13 +7,15 @@ encoder block(s) and the first generator block(s) are shared between the domains
 and a tanh output; multi-scale PatchGAN discriminators.
 
 Presets:
-    ``paper``: UNIT size. 64 channels, 2 down-samplings, 4 residual blocks per encoder of which 1 is
-        shared, mirrored in the generator (so a translation passes 8 residual blocks at 256 channels).
-    ``edge``: the same structure, compact for real time on a CPU (see ``docs/model.md`` for the
-        measured latency, ≈ 28 ms at 640×360 through ONNX Runtime on 2 cores): 2 down-samplings (the
-        first a space-to-depth, so no convolution runs at full resolution), widths 24 → 32, one shared
-        residual block on each side (encoder and generator), 3×3 stem / head, transposed-conv
-        up-sampling.
+    ``paper``: UNIT size, pixel generator. 64 channels, 2 down-samplings, 4 residual blocks per
+        encoder of which 1 is shared, mirrored in the generator (8 residual blocks at 256 channels).
+    ``edge``: the shipped model, physics generator (eq. (1)): the encoders see the frame pooled ×4,
+        two stride-2 down-samplings (widths 16 → 32 → 48), one shared residual block on each side;
+        the dehaze head predicts t (+ a bounded colour correction) and A, the haze head a log-depth
+        map, both at H/4; the full-resolution recomposition is part of the network. Real time on a
+        CPU (see ``docs/model.md`` for the measured latency).
+    ``edge_pixel``: the previous compact pixel generator (UNIT at edge size, space-to-depth stem),
+        for comparison only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any, Dict, Mapping, Tuple
 
 UPSAMPLE_MODES = ("nearest_conv", "transpose")
 PADDING_MODES = ("reflect", "zeros")
+GENERATORS = ("pixel", "physics")
+NORMS = ("instance", "none")
 
 
 def _require_positive(obj: Any, names) -> None:
@@ -74,6 +78,22 @@ class NetworkConfig:
             residual blocks and 2 up-samplings is kept).
         norm_eps: instance-norm epsilon (1e-5 exports identically to ONNX and TensorRT).
         discriminator: the discriminators' configuration (training only).
+        generator: ``pixel`` (UNIT: G re-synthesises every pixel through the latent; the ``paper``
+            preset) or ``physics`` (G predicts the maps of eq. (1) at reduced resolution and the
+            image is recomposed at full resolution: see :mod:`haze_ros.networks.physics_model`).
+        norm: ``instance`` (UNIT) or ``none``. Instance norm removes each image's mean and contrast,
+            which is the haze signal itself, so the ``physics`` generator runs without it.
+        input_stride: physics only: the encoders see the frame average-pooled by this factor, and
+            the t / depth maps come out at this stride (so t is predicted at H/s × W/s).
+        guided_radius: physics only: box radius [map pixels] of the fast guided filter that
+            upsamples t edge-aware on the full-resolution input (He & Sun 2015).
+        guided_eps: physics only: the guided filter's regulariser ε (guide in [0, 1]).
+        t_min: physics only: lower bound of the predicted transmission (dehaze head), in (0, 1).
+        t0: physics only: the floor of t in the recomposition J = (I − A)/max(t, t0) + A.
+        correction_max: physics only: bound of the additive colour correction of the dehaze head
+            (tanh · correction_max, per channel, at map resolution) for what eq. (1) cannot express.
+        depth_min_m / depth_max_m: physics only: range of the haze head's depth d [m], predicted as
+            log-depth (sigmoid between log(depth_min_m) and log(depth_max_m)).
     """
 
     preset: str = "custom"
@@ -89,6 +109,16 @@ class NetworkConfig:
     pixel_shuffle: bool = False
     norm_eps: float = 1e-5
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    generator: str = "pixel"
+    norm: str = "instance"
+    input_stride: int = 4
+    guided_radius: int = 2
+    guided_eps: float = 1e-3
+    t_min: float = 0.03
+    t0: float = 0.1
+    correction_max: float = 0.1
+    depth_min_m: float = 1.0
+    depth_max_m: float = 1000.0
 
     def __post_init__(self) -> None:
         _require_positive(self, ("channels", "n_downsample", "n_res_shared", "stem_kernel", "max_channels"))
@@ -104,11 +134,35 @@ class NetworkConfig:
             raise ValueError(f"padding must be one of {PADDING_MODES}, got {self.padding!r}")
         if not 0.0 < self.norm_eps < 1.0:
             raise ValueError(f"norm_eps must be in (0, 1), got {self.norm_eps}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        _require_positive(self, ("input_stride", "guided_radius"))
+        for name in ("t_min", "t0", "guided_eps"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.correction_max <= 1.0:
+            raise ValueError(f"correction_max must be in [0, 1], got {self.correction_max}")
+        if not 0.0 < self.depth_min_m < self.depth_max_m:
+            raise ValueError(f"need 0 < depth_min_m < depth_max_m, got {self.depth_min_m}, "
+                             f"{self.depth_max_m}")
 
     @property
     def size_multiple(self) -> int:
-        """H and W given to the generator must be multiples of this (``2**n_downsample``)."""
+        """H and W given to the generator must be multiples of this.
+
+        ``2**n_downsample`` for the pixel generator; ``input_stride · 2**n_downsample`` for the
+        physics generator (the encoders run on the frame pooled by ``input_stride``).
+        """
+        if self.generator == "physics":
+            return self.input_stride * 2 ** self.n_downsample
         return 2 ** self.n_downsample
+
+    @property
+    def is_physics(self) -> bool:
+        """Whether the generators speak eq. (1) (``generator == "physics"``)."""
+        return self.generator == "physics"
 
     @property
     def widths(self) -> Tuple[int, ...]:
@@ -129,15 +183,20 @@ PRESETS: Dict[str, NetworkConfig] = {
     "paper": NetworkConfig(preset="paper", channels=64, n_downsample=2, n_res_private=3, n_res_shared=1,
                            stem_kernel=7, upsample="nearest_conv",
                            discriminator=DiscriminatorConfig(channels=64, n_layers=4, num_scales=3)),
-    "edge": NetworkConfig(preset="edge", channels=12, n_downsample=2, n_res_private=0, n_res_shared=1,
-                          stem_kernel=3, down_kernel=3, upsample="transpose", max_channels=32,
-                          pixel_shuffle=True,
-                          discriminator=DiscriminatorConfig(channels=32, n_layers=4, num_scales=2)),
+    "edge": NetworkConfig(preset="edge", channels=16, n_downsample=2, n_res_private=0, n_res_shared=1,
+                          stem_kernel=3, down_kernel=3, upsample="transpose", max_channels=48,
+                          generator="physics", norm="none", input_stride=4,
+                          discriminator=DiscriminatorConfig(channels=32, n_layers=3, num_scales=2)),
+    # today's compact pixel generator (UNIT at edge size), kept for comparison
+    "edge_pixel": NetworkConfig(preset="edge_pixel", channels=12, n_downsample=2, n_res_private=0,
+                                n_res_shared=1, stem_kernel=3, down_kernel=3, upsample="transpose",
+                                max_channels=32, pixel_shuffle=True,
+                                discriminator=DiscriminatorConfig(channels=32, n_layers=4, num_scales=2)),
 }
 
 
 def preset_config(name: str) -> NetworkConfig:
-    """Return the :class:`NetworkConfig` of a named preset (``paper`` or ``edge``)."""
+    """Return the :class:`NetworkConfig` of a named preset (``paper``, ``edge`` or ``edge_pixel``)."""
     try:
         return PRESETS[name]
     except KeyError:

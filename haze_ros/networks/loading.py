@@ -25,8 +25,7 @@ from safetensors.torch import load as load_safetensors_bytes
 
 from haze_ros.core.types import Direction
 from haze_ros.networks.config import NetworkConfig, network_config_from_dict
-from haze_ros.networks.translator import DIRECTION_DOMAINS, OneDirectionTranslator
-from haze_ros.networks.vae import SharedLatentVAE
+from haze_ros.networks.translator import DIRECTION_DOMAINS, build_translator, build_vae
 
 FORMAT_NAME = "haze_ros.checkpoint"
 FORMAT_VERSION = 1
@@ -144,23 +143,37 @@ def load_checkpoint_tensors(checkpoint_path: PathLike) -> Tuple[Dict[str, Any], 
     return meta, tensors
 
 
+def translator_state_keys(translator, direction) -> Dict[str, str]:
+    """Map each translator tensor name to its checkpoint key (``vae.`` + the two-VAE module names).
+
+    E_source (private + shared) and G_target (shared + private; for the physics dehaze direction
+    also G_J's global head ``airlight_clear``).
+    """
+    source, target = DIRECTION_DOMAINS[Direction(direction)]
+    prefixes = {"encoder.": f"vae.encoder_{source}.", "encoder_shared.": "vae.encoder_shared.",
+                "decoder_shared.": "vae.decoder_shared.", "decoder.": f"vae.decoder_{target}.",
+                "airlight.": f"vae.airlight_{target}."}
+    keys = {}
+    for name in translator.state_dict():
+        own_prefix = next(p for p in prefixes if name.startswith(p))
+        keys[name] = prefixes[own_prefix] + name[len(own_prefix):]
+    return keys
+
+
 def load_translator(checkpoint_path: PathLike, direction, device: Union[str, torch.device] = "cpu"
-                    ) -> OneDirectionTranslator:
+                    ) -> torch.nn.Module:
     """Load the deterministic translator F_I→J (``dehaze``) or F_J→I (``haze``) from a checkpoint.
 
-    Only E_source (private + shared) and G_target (shared + private) are taken from the weights.
-    Returns the module in eval mode on ``device``; input/output ``(B, 3, H, W)`` float32 in [0, 1].
+    A :class:`OneDirectionTranslator` (pixel generator) or a :class:`PhysicsTranslator` (physics
+    generator; its haze direction takes visibility and airlight inputs), by the checkpoint's
+    ``model.architecture.generator``. Only E_source and G_target are taken from the weights.
+    Returns the module in eval mode on ``device``; images ``(B, 3, H, W)`` float32 in [0, 1].
     """
     direction = Direction(direction)
     meta, tensors = load_checkpoint_tensors(checkpoint_path)
-    translator = OneDirectionTranslator(network_config_of(meta), direction)
-    source, target = DIRECTION_DOMAINS[direction]
-    prefixes = {"encoder.": f"vae.encoder_{source}.", "encoder_shared.": "vae.encoder_shared.",
-                "decoder_shared.": "vae.decoder_shared.", "decoder.": f"vae.decoder_{target}."}
+    translator = build_translator(network_config_of(meta), direction)
     state = {}
-    for name in translator.state_dict():
-        own_prefix = next(p for p in prefixes if name.startswith(p))
-        key = prefixes[own_prefix] + name[len(own_prefix):]
+    for name, key in translator_state_keys(translator, direction).items():
         if key not in tensors:
             raise CheckpointError(f"{checkpoint_path}: missing tensor {key!r} for direction "
                                   f"{direction.value}")
@@ -170,10 +183,13 @@ def load_translator(checkpoint_path: PathLike, direction, device: Union[str, tor
 
 
 def load_vae(checkpoint_path: PathLike, device: Union[str, torch.device] = "cpu"
-             ) -> Tuple[SharedLatentVAE, Dict[str, Any]]:
-    """Load both VAEs (all generator-side weights) and the validated metadata; module in eval mode."""
+             ) -> Tuple[torch.nn.Module, Dict[str, Any]]:
+    """Load both VAEs (all generator-side weights) and the validated metadata; module in eval mode.
+
+    A :class:`SharedLatentVAE` or a :class:`PhysicsSharedLatentVAE`, by the checkpoint's generator.
+    """
     meta, tensors = load_checkpoint_tensors(checkpoint_path)
-    vae = SharedLatentVAE(network_config_of(meta))
+    vae = build_vae(network_config_of(meta))
     state = {k[len("vae."):]: v for k, v in tensors.items() if k.startswith("vae.")}
     vae.load_state_dict(state, strict=True)
     return vae.to(device).eval(), meta

@@ -3,30 +3,26 @@
 F_I→J = G_J∘E_I (``Direction.DEHAZE``) and F_J→I = G_I∘E_J (``Direction.HAZE``), using the posterior
 mean (no noise). Input and output are ``(B, 3, H, W)`` float32 in [0, 1] at any H, W: the frame is
 padded (replicate, with tensor ops only, so an ONNX export keeps H and W dynamic) to the network's
-size multiple and cropped back. The [0, 1] ↔ [−1, 1] conversion happens here and nowhere else.
+size multiple and cropped back (:func:`pad_to_multiple`, the one padding policy of the learned
+graphs). The [0, 1] ↔ [−1, 1] conversion is :mod:`haze_ros.networks.range`.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 from torch import nn
 
 from haze_ros.core.types import Direction
 from haze_ros.networks.config import NetworkConfig
-from haze_ros.networks.vae import DomainDecoder, DomainEncoder, SharedResBlocks
+from haze_ros.networks.physics_model import (AirlightHead, MapDecoder, PhysicsHeads, PhysicsSharedLatentVAE,
+                                             encoder_input, pool_frame)
+from haze_ros.networks.range import from_network_range, to_network_range
+from haze_ros.networks.vae import DomainDecoder, DomainEncoder, SharedLatentVAE, SharedResBlocks
 
 # Source / target domain of each direction.
 DIRECTION_DOMAINS = {Direction.DEHAZE: ("hazy", "clear"), Direction.HAZE: ("clear", "hazy")}
-
-
-def to_network_range(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images → the networks' [−1, 1] (the package's only conversion, with its inverse)."""
-    return x * 2.0 - 1.0
-
-
-def from_network_range(y: torch.Tensor) -> torch.Tensor:
-    """Convert the networks' [−1, 1] → [0, 1], clamped."""
-    return torch.clamp((y + 1.0) * 0.5, 0.0, 1.0)
 
 
 def _pad_index(size: torch.Tensor, multiple: int, device: torch.device) -> torch.Tensor:
@@ -48,8 +44,38 @@ def _pad_index_eager(size: int, multiple: int, device: torch.device) -> torch.Te
     return torch.arange(padded, device=device).clamp_(max=size - 1)
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int):
+    """Replicate-pad ``(B, C, H, W)`` to multiples of ``multiple`` (at least ``2·multiple``).
+
+    Returns ``(padded, height, width)`` with the original sizes: Python ints in eager mode (no
+    host↔device copy; CUDA-graph capturable), 0-d tensors while tracing (ONNX keeps H, W dynamic).
+    The one padding policy of the learned graphs; :func:`crop_to` undoes it.
+    """
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        shape = torch._shape_as_tensor(x)
+        height, width = shape[2], shape[3]
+        rows = _pad_index(height, multiple, x.device)
+        cols = _pad_index(width, multiple, x.device)
+    else:
+        height, width = int(x.shape[2]), int(x.shape[3])
+        rows = _pad_index_eager(height, multiple, x.device)
+        cols = _pad_index_eager(width, multiple, x.device)
+    return x.index_select(2, rows).index_select(3, cols), height, width
+
+
+def crop_to(y: torch.Tensor, height, width) -> torch.Tensor:
+    """Undo :func:`pad_to_multiple`: the top-left ``height × width`` of ``(B, C, H', W')``."""
+    if isinstance(height, int):
+        return y[:, :, :height, :width]
+    y = y.index_select(2, torch.arange(height, device=y.device))
+    return y.index_select(3, torch.arange(width, device=y.device))
+
+
 class OneDirectionTranslator(nn.Module):
     """E_src (private + shared) → posterior mean z → G_dst (shared + private); [0, 1] in and out.
+
+    The pixel generator (``generator: pixel``; the ``paper`` preset). See
+    :class:`PhysicsTranslator` for the physics generator and :func:`build_translator`.
 
     Attributes:
         direction: :class:`~haze_ros.core.types.Direction` served.
@@ -57,6 +83,8 @@ class OneDirectionTranslator(nn.Module):
         preset: architecture preset name (``paper``, ``edge`` or ``custom``).
         config: the :class:`NetworkConfig`.
     """
+
+    conditioned = False  # takes no visibility / airlight inputs
 
     def __init__(self, config: NetworkConfig, direction) -> None:
         super().__init__()
@@ -80,27 +108,84 @@ class OneDirectionTranslator(nn.Module):
         return DIRECTION_DOMAINS[self.direction][1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1.
-
-        While tracing (ONNX export) the sizes are taken as tensors so the graph keeps H and W
-        dynamic; otherwise they are Python ints, so no host↔device copy happens and the call can be
-        captured in a CUDA graph. Both paths compute the same indices.
-        """
-        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            shape = torch._shape_as_tensor(x)
-            height, width = shape[2], shape[3]
-            rows = _pad_index(height, self.size_multiple, x.device)
-            cols = _pad_index(width, self.size_multiple, x.device)
-        else:
-            height, width = int(x.shape[2]), int(x.shape[3])
-            rows = _pad_index_eager(height, self.size_multiple, x.device)
-            cols = _pad_index_eager(width, self.size_multiple, x.device)
-        padded = x.index_select(2, rows).index_select(3, cols)
+        """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1."""
+        padded, height, width = pad_to_multiple(x, self.size_multiple)
         z = self.encoder_shared(self.encoder(to_network_range(padded)))  # posterior mean E_μ(x)
         y = self.decoder(self.decoder_shared(z))
-        if isinstance(height, int):
-            y = y[:, :, :height, :width]
+        return from_network_range(crop_to(y, height, width))
+
+
+class PhysicsTranslator(nn.Module):
+    """One direction of the physics model (eq. (1)) as one module from image to image; [0, 1] in and out.
+
+    * ``dehaze``: ``forward(hazy)``: E_I → μ → G_J's t, A, c → J = (I − A)/max(t↑, t0) + A + c.
+    * ``haze``: ``forward(clear, visibility_m, airlight)``: E_J → μ → G_I's depth d →
+      t = exp(−(3/V)·d), I = J·t↑ + A·(1 − t↑). ``visibility_m`` ``(B, 1)`` metres > 0,
+      ``airlight`` ``(B, 3)`` in [0, 1].
+
+    The padding of the pooled frame to the size multiple, the guided upsampling and the
+    recomposition are all inside, so an export is one graph. The exported graph needs H, W ≥
+    ``input_stride`` (eager mode pads smaller frames). Attributes as :class:`OneDirectionTranslator`;
+    ``conditioned`` is
+    true for the haze direction (it takes visibility and airlight inputs).
+    """
+
+    def __init__(self, config: NetworkConfig, direction) -> None:
+        super().__init__()
+        if not config.is_physics:
+            raise ValueError("PhysicsTranslator needs generator='physics'")
+        self.direction = Direction(direction)
+        self.config = config
+        self.size_multiple = config.size_multiple
+        self.preset = config.preset
+        self.conditioned = self.direction == Direction.HAZE
+        self.heads = PhysicsHeads(config)
+        self.encoder = DomainEncoder(config)
+        self.encoder_shared = SharedResBlocks(config)
+        self.decoder_shared = SharedResBlocks(config)
+        self.decoder = MapDecoder(config, 1)
+        if not self.conditioned:
+            self.airlight = AirlightHead(config)
+
+    @property
+    def source_domain(self) -> str:
+        """``hazy`` for dehaze, ``clear`` for haze."""
+        return DIRECTION_DOMAINS[self.direction][0]
+
+    @property
+    def target_domain(self) -> str:
+        """``clear`` for dehaze, ``hazy`` for haze."""
+        return DIRECTION_DOMAINS[self.direction][1]
+
+    def forward(self, x: torch.Tensor, visibility_m: Optional[torch.Tensor] = None,
+                airlight: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``(B, 3, H, W)`` float32 in [0, 1] (+ ``(B, 1)`` V [m] and ``(B, 3)`` A for haze) → same shape."""
+        stride = self.config.input_stride
+        tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+        if not tracing and (x.shape[2] < stride or x.shape[3] < stride):  # tiny frames (eager only)
+            padded, height, width = pad_to_multiple(x, stride)
+            return crop_to(self.forward(padded, visibility_m, airlight), height, width)
+        x_lr = pool_frame(x, stride)  # the full frame is never padded or copied
+        padded, height, width = pad_to_multiple(x_lr, 2 ** self.config.n_downsample)
+        shared = self.decoder_shared(self.encoder_shared(self.encoder(encoder_input(padded))))  # G(E_μ(x))
+        raw = crop_to(self.decoder(shared), height, width)
+        if self.conditioned:
+            if visibility_m is None or airlight is None:
+                raise ValueError("the haze direction needs visibility_m (B, 1) and airlight (B, 3)")
+            beta = 3.0 / torch.clamp(visibility_m, min=1e-3)  # β = 3/V (5 % contrast threshold)
+            out, _t = self.heads.haze(x, x_lr, self.heads.log_depth(raw), beta, airlight)
         else:
-            y = y.index_select(2, torch.arange(height, device=x.device))
-            y = y.index_select(3, torch.arange(width, device=x.device))
-        return from_network_range(y)
+            out, _t = self.heads.dehaze(x, x_lr, raw, self.airlight(shared))
+        return torch.clamp(out, 0.0, 1.0)
+
+
+def build_translator(config: NetworkConfig, direction) -> nn.Module:
+    """The translator class that fits ``config.generator`` (pixel or physics), randomly initialised."""
+    if config.is_physics:
+        return PhysicsTranslator(config, direction)
+    return OneDirectionTranslator(config, direction)
+
+
+def build_vae(config: NetworkConfig) -> nn.Module:
+    """Both VAEs (the training model) for ``config.generator``, randomly initialised."""
+    return PhysicsSharedLatentVAE(config) if config.is_physics else SharedLatentVAE(config)

@@ -31,21 +31,25 @@ class DomainEncoder(nn.Module):
     """Private encoder layers of one domain: stem conv, ``n_downsample`` stride-2 convs, private res blocks.
 
     ``(B, 3, H, W)`` in [−1, 1], H and W multiples of ``size_multiple`` → ``(B, C_lat, H/m, W/m)``.
+    The physics generator feeds ``(B, 4, H/s, W/s)`` (RGB pooled by s + its dark channel,
+    :func:`haze_ros.networks.physics_model.encoder_input`).
     """
 
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
-        eps, pad, widths = cfg.norm_eps, cfg.padding, cfg.widths
+        eps, pad, widths, norm = cfg.norm_eps, cfg.padding, cfg.widths, cfg.norm == "instance"
+        in_channels = 4 if cfg.is_physics else 3  # physics: RGB + dark channel (physics_model)
         if cfg.pixel_shuffle:  # first down-sampling by space-to-depth, stem conv at H/2
-            layers = [nn.PixelUnshuffle(2), ConvNormAct(12, widths[1], cfg.stem_kernel, padding=pad, eps=eps)]
+            layers = [nn.PixelUnshuffle(2), ConvNormAct(4 * in_channels, widths[1], cfg.stem_kernel,
+                                                        padding=pad, eps=eps, norm=norm)]
             first = 1
         else:
-            layers = [ConvNormAct(3, widths[0], cfg.stem_kernel, padding=pad, eps=eps)]
+            layers = [ConvNormAct(in_channels, widths[0], cfg.stem_kernel, padding=pad, eps=eps, norm=norm)]
             first = 0
         for level in range(first, cfg.n_downsample):
             layers.append(ConvNormAct(widths[level], widths[level + 1], cfg.down_kernel, 2,
-                                      padding=pad, eps=eps))
-        layers += [ResBlock(widths[-1], padding=pad, eps=eps) for _ in range(cfg.n_res_private)]
+                                      padding=pad, eps=eps, norm=norm))
+        layers += [ResBlock(widths[-1], padding=pad, eps=eps, norm=norm) for _ in range(cfg.n_res_private)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +62,8 @@ class SharedResBlocks(nn.Module):
 
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
-        self.layers = nn.Sequential(*[ResBlock(cfg.latent_channels, padding=cfg.padding, eps=cfg.norm_eps)
+        self.layers = nn.Sequential(*[ResBlock(cfg.latent_channels, padding=cfg.padding, eps=cfg.norm_eps,
+                                               norm=cfg.norm == "instance")
                                       for _ in range(cfg.n_res_shared)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

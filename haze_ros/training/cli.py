@@ -13,6 +13,11 @@ import torch
 
 from haze_ros.training.config import ConfigError
 from haze_ros.training.config_io import load_train_config
+from haze_ros.training.data import HazeTrainingData, validation_images
+from haze_ros.training.loop import TrainingRun
+from haze_ros.training.physics_data import PhysicsTrainingData, physics_validation_images
+from haze_ros.training.physics_trainer import PhysicsTrainer
+from haze_ros.training.trainer import Trainer
 
 LOG = logging.getLogger("haze_train")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +64,20 @@ def end_process_group() -> None:
     gc.collect()
 
 
+def build_run_parts(config, root, device, rank: int = 0, world_size: int = 1):
+    """``(trainer, data, validation images)`` for ``config.model.generator`` (pixel or physics)."""
+    if config.model.is_physics:
+        trainer = PhysicsTrainer(config, device, rank, world_size)
+        m = config.model
+        data = PhysicsTrainingData(config.data, root, m.input_stride, (m.depth_min_m, m.depth_max_m))
+        val = physics_validation_images(config.data, root, config.run.seed, m.size_multiple) \
+            if rank == 0 else []
+        return trainer, data, val
+    trainer = Trainer(config, device, rank, world_size)
+    data = HazeTrainingData(config.data, root)
+    return trainer, data, (validation_images(config.data, root, config.run.seed) if rank == 0 else [])
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status (2 for configuration errors)."""
     args = _parse(argv)
@@ -83,13 +102,9 @@ def main(argv=None) -> int:
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
     try:
-        from haze_ros.training.data import HazeTrainingData, validation_images
-        from haze_ros.training.loop import TrainingRun
-        from haze_ros.training.trainer import Trainer
         root = _resolve(config.data.root)
-        trainer = Trainer(config, training_device(config.run.device), rank, world_size)
-        data = HazeTrainingData(config.data, root)
-        val = validation_images(config.data, root, config.run.seed) if rank == 0 else []
+        trainer, data, val = build_run_parts(config, root, training_device(config.run.device), rank,
+                                             world_size)
         run = TrainingRun(trainer, data, val, _resolve(config.run.output_dir))
         if resume:
             run.resume(resume)

@@ -53,6 +53,15 @@ class LossConfig:
     lambda_paired: float = 0.0
     mmd_bandwidth_scales: Tuple[float, ...] = (0.25, 1.0, 4.0)
     mmd_max_samples: int = 512
+    # physics generator only (model.generator: physics); see haze_ros/training/physics_trainer.py
+    lambda_t: float = 10.0          # synthetic pairs: L1 of the predicted t (1/s) to the true t
+    lambda_airlight: float = 10.0   # synthetic pairs: L1 of the predicted A to the true A
+    lambda_clear: float = 10.0      # synthetic pairs: L1 of the recomposed J to the clear image
+    lambda_depth: float = 1.0       # FRIDA2 depth and DDAD LiDAR: L1 of the log-depth [log m]
+    lambda_haze: float = 10.0       # synthetic pairs: L1 of the synthesised I to the true hazy image
+    lambda_self: float = 10.0       # real clear frames hazed by the model's own depth: dehazed back
+    lambda_adv_haze: float = 0.1    # weight of eq. (2) (D_I on the model's haze), times lambda_adv
+    lambda_adv_clear: float = 0.1   # weight of eq. (3) (D_J on dehazed real fog), times lambda_adv
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,13 @@ class DataConfig:
     paired_fraction: float = 0.0       # chance that (hazy, clear) is one synthetic pair
     val_haze_draws: int = 2            # fixed-seed haze draws per validation scene
     val_max_images: int = 8
+    # physics generator only (haze_ros/training/physics_data.py)
+    visibility_range_m: Tuple[float, float] = (40.0, 1000.0)   # log-uniform V, β = 3/V
+    airlight_base_range: Tuple[float, float] = (0.6, 1.0)      # grey level of A
+    airlight_tint: float = 0.06                                # ± per-channel tint of A
+    udacity_train_folders: Tuple[str, ...] = ("frames/solidWhiteRight", "stills")
+    ddad_train_scenes: Tuple[int, ...] = (1,)                  # DDAD scene_02 is held out
+    dawn_test_every: int = 5                                   # DAWN images 0, 5, 10 ... held out
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any, Dict, Mapping, Sequence, Union
 
 import yaml
 
-from haze_ros.networks.config import NetworkConfig, network_config_from_dict, preset_config
+from haze_ros.networks.config import PRESETS, NetworkConfig, network_config_from_dict, preset_config
 from haze_ros.training.config import (ConfigError, DataConfig, LossConfig, OptimConfig, RunConfig,
                                       TrainConfig, parse_scene_list)
 
@@ -73,7 +73,7 @@ def _model_config(section: Any) -> NetworkConfig:
         raise ConfigError(f"model: unknown keys {sorted(unknown)}")
     base.update(section)
     if section:
-        base["preset"] = "custom" if base["preset"] not in ("paper", "edge") else base["preset"] + "-custom"
+        base["preset"] = "custom" if base["preset"] not in PRESETS else base["preset"] + "-custom"
     try:
         return network_config_from_dict(base)
     except (TypeError, ValueError) as exc:
@@ -137,6 +137,14 @@ def validate(config: TrainConfig) -> None:
         (0 <= data.airlight_range[0] <= data.airlight_range[1] <= 1, "data.airlight_range within [0, 1]"),
         (data.beta_unit_m > 0, "data.beta_unit_m must be > 0"),
         (0 <= data.paired_fraction <= 1 and 0 <= data.real_probability <= 1, "probabilities in [0, 1]"),
+        (0 < data.visibility_range_m[0] <= data.visibility_range_m[1],
+         "data.visibility_range_m must be 0 < low <= high"),
+        (0 <= data.airlight_base_range[0] <= data.airlight_base_range[1] <= 1 and data.airlight_tint >= 0,
+         "data.airlight_base_range within [0, 1], airlight_tint >= 0"),
+        (data.dawn_test_every >= 2, "data.dawn_test_every must be >= 2"),
+        (min(loss.lambda_t, loss.lambda_airlight, loss.lambda_clear, loss.lambda_depth, loss.lambda_haze,
+             loss.lambda_self, loss.lambda_adv_haze, loss.lambda_adv_clear) >= 0,
+         "loss weights must be >= 0"),
         (not set(data.train_scenes) & (set(data.val_scenes) | set(data.test_scenes)),
          "data.train_scenes must not overlap val_scenes or test_scenes"),
         (run.iterations >= 1 and run.checkpoint_every >= 1 and run.val_every >= 1 and run.log_every >= 1

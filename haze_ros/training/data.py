@@ -18,6 +18,7 @@ from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
+import torch
 
 from haze_ros.physics.scattering import synthesize_haze
 from haze_ros.training.config import DataConfig
@@ -112,6 +113,10 @@ class HazeTrainingData:
             clear = self._frida_crop(rng)[0]
         return Sample(_chw(hazy, rng.random() < 0.5), _chw(clear, rng.random() < 0.5), False)
 
+    def batch(self, rng: np.random.Generator, size: int):
+        """``(hazy, clear, paired)`` of ``size`` samples: the arguments of ``Trainer.train_step``."""
+        return split_batch([self.sample(rng) for _ in range(size)])
+
     def _frida_crop(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         clear, depth = self.scenes[rng.integers(len(self.scenes))]
         y, x = _crop_origin(clear.shape, self.cfg.crop, rng)
@@ -147,3 +152,11 @@ def validation_images(cfg: DataConfig, root: Path, seed: int) -> List[Validation
             images.append(ValidationImage(f"scene{scene:02d}_draw{draw}", _chw(hazy, False),
                                           _chw(clear, False)))
     return images[:cfg.val_max_images]
+
+
+def split_batch(samples: Sequence[Sample]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack :class:`Sample` s into hazy, clear ``(B, 3, c, c)`` tensors and paired ``(B,)`` bools."""
+    hazy = torch.stack([torch.from_numpy(s.hazy) for s in samples])
+    clear = torch.stack([torch.from_numpy(s.clear) for s in samples])
+    paired = torch.tensor([s.paired for s in samples], dtype=torch.bool)
+    return hazy, clear, paired

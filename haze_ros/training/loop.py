@@ -16,7 +16,7 @@ import yaml
 from haze_ros.networks.loading import checkpoint_paths, load_checkpoint_tensors
 from haze_ros.training.checkpoint import load_optimizer_tensors, save_checkpoint
 from haze_ros.training.data import HazeTrainingData, ValidationImage
-from haze_ros.training.trainer import Trainer, split_batch
+from haze_ros.training.trainer import Trainer
 
 LOG = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ class TrainingRun:
         progress = tqdm(total=run.iterations, initial=self.trainer.step, disable=not self.is_main,
                         dynamic_ncols=True, desc="haze_train")
         while self.trainer.step < run.iterations:
-            samples = [self.data.sample(self.rng) for _ in range(self.config.data.batch_size)]
-            losses = self.trainer.train_step(*split_batch(samples))
+            losses = self.trainer.train_step(*self.data.batch(self.rng, self.config.data.batch_size))
             step = self.trainer.step
             progress.update(1)
             if step % run.log_every == 0 or step == 1:
@@ -166,11 +165,7 @@ class TrainingRun:
         with torch.no_grad():
             self.trainer.vae.eval()
             for item in self.val_images[:2]:
-                hazy = torch.from_numpy(item.hazy)[None].to(self.trainer.device)
-                clear = torch.from_numpy(item.clear)[None].to(self.trainer.device)
-                cells = [hazy, self.trainer.translate(hazy, "hazy", "clear"), clear,
-                         self.trainer.translate(clear, "clear", "hazy"), hazy]
-                rows.append(torch.cat([c[0].cpu() for c in cells], dim=2))
+                rows.append(torch.cat([c[0].cpu() for c in self.trainer.sample_row(item)], dim=2))
             self.trainer.vae.train()
         grid = (torch.cat(rows, dim=1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         grid = cv2.resize(grid, (grid.shape[1] // 2, grid.shape[0] // 2), interpolation=cv2.INTER_AREA)

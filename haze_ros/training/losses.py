@@ -144,3 +144,65 @@ def total_loss(vae_hazy: torch.Tensor, vae_clear: torch.Tensor, gan_hazy: torch.
     (the λ weights are already inside each term; the discriminators maximise the GAN terms).
     """
     return vae_hazy + vae_clear + gan_hazy + gan_clear + cc_hazy + cc_clear
+
+
+# ---------------------------------------------------------------------------------------------
+# Physics generator (model.generator: physics). Images and maps here are in [0, 1] (t), metres or
+# log-metres (depth); see haze_ros.networks.physics_model for the symbols.
+
+
+def masked_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean |prediction − target| over the pixels where ``target`` is finite (0 when there are none).
+
+    Used for the log-depth against sparse LiDAR (NaN where no return); same shapes in.
+    """
+    valid = torch.isfinite(target)
+    if not bool(valid.any()):
+        return prediction.sum() * 0.0
+    return (prediction[valid] - target[valid]).abs().mean()
+
+
+def supervised_dehaze_loss(t_pred: torch.Tensor, t_true: torch.Tensor, airlight_pred: torch.Tensor,
+                           airlight_true: torch.Tensor, clear_pred: torch.Tensor, clear_true: torch.Tensor,
+                           lambda_t: float, lambda_airlight: float, lambda_clear: float) -> torch.Tensor:
+    """Supervised terms of G_J∘E_I on a pair with known t, A, J (eq. (1) inverted).
+
+    λ_t·‖t̂ − t‖₁ + λ_A·‖Â − A‖₁ + λ_J·‖Ĵ − J‖₁, with Ĵ = (I − Â)/max(t̂↑, t0) + Â + c.
+    ``t_*`` ``(B, 1, h, w)`` at map resolution, ``airlight_*`` ``(B, 3)``, ``clear_*`` ``(B, 3, H, W)``.
+    """
+    return (lambda_t * reconstruction_l1(t_pred, t_true)
+            + lambda_airlight * reconstruction_l1(airlight_pred, airlight_true)
+            + lambda_clear * reconstruction_l1(clear_pred, clear_true))
+
+
+def supervised_haze_loss(log_depth_pred: torch.Tensor, log_depth_true: torch.Tensor, hazy_pred: torch.Tensor,
+                         hazy_true: torch.Tensor, lambda_depth: float, lambda_haze: float) -> torch.Tensor:
+    """Supervised terms of G_I∘E_J: λ_d·‖log d̂ − log d‖₁ (finite targets only) + λ_I·‖Î − I‖₁.
+
+    Î = J·t̂ + A·(1 − t̂), t̂ = exp(−β·d̂) for the pair's own β and A (eq. (1)).
+    ``log_depth_*`` ``(B, 1, h, w)`` [log m]; ``hazy_*`` ``(B, 3, H, W)`` in [0, 1].
+    """
+    return lambda_depth * masked_l1(log_depth_pred, log_depth_true) \
+        + lambda_haze * reconstruction_l1(hazy_pred, hazy_true)
+
+
+def self_augmentation_loss(clear_pred: torch.Tensor, clear_true: torch.Tensor, t_pred: torch.Tensor,
+                           t_used: torch.Tensor, airlight_pred: torch.Tensor, airlight_used: torch.Tensor,
+                           lambda_self: float) -> torch.Tensor:
+    """Cycle J → I → J of a real clear frame through eq. (1) (eq. (12) with the physics generators).
+
+    The frame is hazed with the model's own depth at a random β and A (D4's self-augmentation;
+    the haze is detached) and dehazed again: λ_self·(‖Ĵ − J‖₁ + ‖t̂ − t‖₁ + ‖Â − A‖₁).
+    """
+    return lambda_self * (reconstruction_l1(clear_pred, clear_true) + reconstruction_l1(t_pred, t_used)
+                          + reconstruction_l1(airlight_pred, airlight_used))
+
+
+def fit_beta(t: torch.Tensor, depth_m: torch.Tensor) -> torch.Tensor:
+    """Per-image β [1/m] that best explains t by t = exp(−β·d): the median of −log t / d.
+
+    ``t`` ``(B, 1, h, w)`` in (0, 1], ``depth_m`` ``(B, 1, h, w)`` > 0 → ``(B, 1)`` (detached).
+    Used by the re-hazing cycle of real fog photos, whose β is unknown.
+    """
+    ratio = (-torch.log(t.clamp(1e-4, 1.0)) / depth_m.clamp_min(1e-3)).detach()
+    return ratio.flatten(1).median(dim=1).values[:, None]

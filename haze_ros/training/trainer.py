@@ -16,7 +16,7 @@ explicitly because the steps call the sub-networks' methods rather than one ``fo
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List
 
 import torch
 import torch.distributed as dist
@@ -39,7 +39,7 @@ class Trainer:
         self.config, self.device, self.rank, self.world_size = config, torch.device(device), rank, world_size
         torch.manual_seed(config.run.seed)  # identical initialisation on every rank (then broadcast)
         padding = config.model.padding
-        self.vae = SharedLatentVAE(config.model).to(self.device)
+        self.vae = self.build_generators(config).to(self.device)
         self.dis_hazy = MultiScaleDiscriminator(config.model.discriminator, padding).to(self.device)
         self.dis_clear = MultiScaleDiscriminator(config.model.discriminator, padding).to(self.device)
         opt = config.optim
@@ -55,6 +55,14 @@ class Trainer:
         if world_size > 1:
             for tensor in self._all_parameters():
                 dist.broadcast(tensor.data, src=0)
+
+    @staticmethod
+    def build_generators(config: TrainConfig) -> torch.nn.Module:
+        """The generator side (E_I, E_J, G_I, G_J with shared layers): the pixel model here."""
+        if config.model.is_physics:
+            raise ValueError("model.generator 'physics' trains with PhysicsTrainer "
+                             "(haze_ros.training.physics_trainer)")
+        return SharedLatentVAE(config.model)
 
     # ------------------------------------------------------------------ steps
     def dis_update(self, x_hazy: torch.Tensor, x_clear: torch.Tensor) -> Dict[str, float]:
@@ -123,12 +131,16 @@ class Trainer:
         result.update(self.gen_update(x_hazy, x_clear, paired.to(self.device)))
         self.step += 1
         result["optim/lr"] = lr
+        self._count_nonfinite(result)
+        return result
+
+    def _count_nonfinite(self, result: Dict[str, float]) -> None:
+        """Count a step that skipped an update; raise :class:`NonFiniteLossError` past the limit."""
         if result["dis/stepped"] < 1.0 or result["gen/stepped"] < 1.0:
             self.nonfinite_steps += 1
             if self.nonfinite_steps > self.config.run.max_nonfinite_steps:
                 raise NonFiniteLossError(f"{self.nonfinite_steps} steps with non-finite losses (limit "
                                          f"run.max_nonfinite_steps = {self.config.run.max_nonfinite_steps})")
-        return result
 
     # ------------------------------------------------------------------ helpers
     def _paired_loss(self, mu_h: torch.Tensor, mu_c: torch.Tensor, x_hazy: torch.Tensor,
@@ -243,15 +255,15 @@ class Trainer:
         """G_target(E_μ,source(x)) for ``(B, 3, H, W)`` in [0, 1], H, W multiples of the size multiple."""
         return from_network_range(self.vae.decode(self.vae.encode(to_network_range(image01), source), target))
 
+    @torch.no_grad()
+    def sample_row(self, item) -> List[torch.Tensor]:
+        """One row of the sample grid, ``(1, 3, H, W)`` cells: hazy | dehazed | clear | model haze | hazy."""
+        hazy = torch.from_numpy(item.hazy)[None].to(self.device)
+        clear = torch.from_numpy(item.clear)[None].to(self.device)
+        return [hazy, self.translate(hazy, "hazy", "clear"), clear, self.translate(clear, "clear", "hazy"),
+                hazy]
+
 
 def _psnr(pred: torch.Tensor, ref: torch.Tensor) -> float:
     mse = float(torch.mean((pred.clamp(0, 1) - ref) ** 2))
     return 10.0 * math.log10(1.0 / max(mse, 1e-12))
-
-
-def split_batch(samples) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack :class:`~haze_ros.training.data.Sample` s into hazy, clear ``(B, 3, c, c)``, paired ``(B,)``."""
-    hazy = torch.stack([torch.from_numpy(s.hazy) for s in samples])
-    clear = torch.stack([torch.from_numpy(s.clear) for s in samples])
-    paired = torch.tensor([s.paired for s in samples], dtype=torch.bool)
-    return hazy, clear, paired
