@@ -1,4 +1,4 @@
-"""haze_ros.tools.exit_status: SIGINT/SIGTERM → one exit status, every time (issue 12).
+"""haze_ros.core.exit_status: SIGINT/SIGTERM → one exit status, every time (issue 12).
 
 The root cause, reproduced deterministically: under ``python -m`` (how the tests and
 ``haze_demo`` start the tools), a plain ``KeyboardInterrupt`` that leaves ``exec()``'d code (what
@@ -16,14 +16,14 @@ import threading
 import pytest
 from conftest import REPO
 
-from haze_ros.tools.exit_status import (EXIT_SIGINT, EXIT_SIGTERM, Interrupted, StopSignals,
-                                        deferred_signals, exit_status_for)
+from haze_ros.core.exit_status import (EXIT_SIGINT, EXIT_SIGTERM, Interrupted, StopSignals,
+                                       deferred_signals, exit_status_for)
 
 # main() catches the interrupt and returns 128 + signal; the signal lands inside exec()'d code, as it
 # does inside @dataclass during a lazy import
 _CHILD = """
 import os, signal, sys
-from haze_ros.tools.exit_status import StopSignals
+from haze_ros.core.exit_status import StopSignals
 
 def work():
     exec("import os, signal\\nos.kill(os.getpid(), signal.{sig})\\nfor _ in range(10**6): pass")
@@ -140,7 +140,7 @@ def test_off_the_main_thread_nothing_is_installed():
 
 def test_tools_use_the_guard_not_bare_keyboard_interrupt_handlers():
     """No tool installs its own ``raise KeyboardInterrupt`` handler any more (the racy pattern)."""
-    for name in ("bag_cli", "record", "replay", "demo"):
-        source = (REPO / "haze_ros" / "tools" / f"{name}.py").read_text()
+    for name in ("tools/bag_cli", "tools/record", "tools/replay", "tools/demo", "ros/node"):
+        source = (REPO / "haze_ros" / f"{name}.py").read_text()
         assert "StopSignals()" in source, name
         assert "signal.signal(" not in source and "raise KeyboardInterrupt" not in source, name

@@ -30,6 +30,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from haze_ros.backends.base import BackendError
 from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction
 from haze_ros.hazing.depth_policy import check_depth_source
@@ -290,12 +291,8 @@ class HazeNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> int:
-    """Entry point of ``haze_node`` / ``python -m haze_ros.ros.node --ros-args ...``; exit status.
-
-    Written for Humble as well as Jazzy/Kilted: ``rclpy.init()`` is not used as a context manager
-    (Humble's returns None); SIGINT and external shutdown both end in a clean exit.
-    """
+def _run(args, stop: StopSignals) -> int:
+    """rclpy.init → build the node → spin; the exit status (see :func:`main`)."""
     try:
         rclpy.init(args=args)
     except Exception as exc:  # noqa: BLE001 - RCLError's module differs by distro (e.g. a bad params file)
@@ -304,23 +301,47 @@ def main(args=None) -> int:
         return 1
     logger = rclpy.logging.get_logger("haze_node")
     node = None
+    status = 0
     try:
         try:
             node = HazeNode()
         except (params.ParameterError, BackendError, ValueError) as exc:
             logger.fatal(f"cannot start: {exc}")
-            return 1
+            return stop.exit_status(1)  # 130 / 143 if a stop signal (which shuts rclpy down) caused it
         except Exception as exc:  # e.g. a runtime failing in the warm-up frame
             logger.fatal(f"cannot start (backend set-up or warm-up): {exc!r}")
-            return 1
+            return stop.exit_status(1)
         rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT/SIGTERM (or rclpy shut down)
+        # the normal way to stop a running node is a clean exit; during start-up it is an interruption
+        status = 0 if node is not None else stop.exit_status(EXIT_SIGINT)
     finally:
+        stop.hold()  # a second signal during the shutdown is only recorded
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return status
+
+
+def main(args=None) -> int:
+    """Entry point of ``haze_node`` / ``python -m haze_ros.ros.node --ros-args ...``; exit status.
+
+    0 stopped by SIGINT (Ctrl-C, what ``ros2 launch`` sends first), SIGTERM or an external shutdown
+    once the node is running; 1 cannot start (the parameter at fault is logged); 130 / 143 when
+    SIGINT / SIGTERM came during start-up (rclpy.init, backend set-up, warm-up).
+
+    The stop signals are taken by :class:`~haze_ros.core.exit_status.StopSignals`, installed before
+    ``rclpy.init()`` (whose handlers chain to them): a plain ``KeyboardInterrupt`` raised inside
+    ``exec()``'d code (``@dataclass`` while a backend is imported lazily) would end a
+    ``python -m`` run with SIGINT (status -2) whatever this returns (issue 12). Written for Humble
+    as well as Jazzy/Kilted: ``rclpy.init()`` is not used as a context manager (Humble's returns None).
+    """
+    with StopSignals() as stop:
+        try:
+            return _run(args, stop)
+        except KeyboardInterrupt:  # landed outside _run's try (before or inside rclpy.init)
+            rclpy.try_shutdown()
+            return stop.exit_status(EXIT_SIGINT)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Usage (see ``docs/bags.md``)::
     haze_bag foggy/ foggy_dcp --mode dehaze --topic /cam/image_raw --backend dcp --storage sqlite3
 
 Exit status: 0 done, 2 bad input or arguments (nothing left at OUTPUT), 130 interrupted by SIGINT
-(Ctrl-C) and 143 by SIGTERM (nothing left at OUTPUT either; see ``haze_ros.tools.exit_status``).
+(Ctrl-C) and 143 by SIGTERM (nothing left at OUTPUT either; see ``haze_ros.core.exit_status``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from haze_ros.hazing.sources import make_haze_source
 from haze_ros.ros.params import backend_knobs, runtime_options
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_processing import SUMMARY_FILE, BagJob, run_job
-from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
+from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.haze_sources import HazeSourceError, haze_values_from_args
 
 LOG = logging.getLogger("haze_bag")

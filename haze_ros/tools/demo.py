@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from haze_ros.tools import bag_io, demo_report
-from haze_ros.tools.exit_status import StopSignals, deferred_signals, exit_status_for
+from haze_ros.core.exit_status import StopSignals, deferred_signals, exit_status_for
 
 NS = "/demo/camera"
 TOPIC_IN = f"{NS}/image_raw/compressed"

@@ -25,7 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 
 from haze_ros.tools import bag_io
-from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
+from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.ros_bridge import message_class, qos_to_bag, split_ros_args
 
 
@@ -166,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if value is not None and value <= 0:
             print(f"haze_record: error: --{name.replace('_', '-')} must be > 0, got {value}", file=sys.stderr)
             return 2
-    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.tools.exit_status)
+    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.core.exit_status)
     with StopSignals() as stop:
         try:
             return _record(args, ros_argv, stop)

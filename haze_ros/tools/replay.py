@@ -28,7 +28,7 @@ from rclpy.executors import ExternalShutdownException
 
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import header_stamp_ns
-from haze_ros.tools.exit_status import EXIT_SIGINT, StopSignals
+from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.ros_bridge import message_class, qos_from_bag, split_ros_args
 
 IMAGE_TYPES = (bag_io.IMAGE_TYPE, bag_io.COMPRESSED_TYPE)
@@ -279,7 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "e.g. /cam/image_raw:=/camera/image_raw", file=sys.stderr)
             return 2
         remap[source] = target
-    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.tools.exit_status)
+    # before rclpy.init: rclpy's own handlers then chain to these (see haze_ros.core.exit_status)
     with StopSignals() as stop:
         try:
             return _play(args, remap, ros_argv, stop)

@@ -1,4 +1,4 @@
-"""SIGINT / SIGTERM handling shared by the command-line tools: one exit status per signal, every time.
+"""SIGINT / SIGTERM handling shared by haze_node and the command-line tools: one exit status per signal.
 
 Why not Python's own ``KeyboardInterrupt``: CPython (seen on 3.11.7, the version of the ROS 2
 wheels) sets a global flag (``_Py_UnhandledKeyboardInterrupt``, in ``run_eval_code_obj``) whenever a
