@@ -25,8 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from haze_ros.backends.base import BackendError  # noqa: E402
-from haze_ros.backends.factory import BackendSpec  # noqa: E402
+from haze_ros.core.backend import BackendError, BackendSpec  # noqa: E402
 from haze_ros.core.types import Direction  # noqa: E402
 from haze_ros.physics.haze_params import ConstantHaze  # noqa: E402
 from haze_ros.tools import bag_io  # noqa: E402

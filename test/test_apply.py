@@ -51,7 +51,8 @@ def test_same_names_sizes_png_and_bad_image_reported(tiny_checkpoint, input_dir,
 
 def test_model_output_matches_backend(tiny_checkpoint, input_dir, tmp_path):
     """The files hold what the backend computes (the translator, not a copy of the input)."""
-    from haze_ros.backends.factory import BackendSpec, create_backend
+    from haze_ros.backends.factory import create_backend
+    from haze_ros.core.backend import BackendSpec
     from haze_ros.evaluation.images import read_rgb
 
     out = tmp_path / "out"

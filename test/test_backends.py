@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from haze_ros.backends import model_files, selection
-from haze_ros.backends.base import BackendError
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends import model_files
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
 from model_fixtures import sample_frame, write_random_checkpoint
@@ -146,7 +146,7 @@ def test_empty_model_path_uses_shipped_model_or_says_where_it_looked(checkpoint,
         (shipped / f"edge{suffix}").write_bytes(checkpoint.with_suffix(suffix).read_bytes())
     backend, notes = create_backend(BackendSpec("torch", Direction.HAZE, "", device="cpu"))
     assert backend.direction is Direction.HAZE
-    backend, notes = selection.select_backend(BackendSpec("auto", Direction.HAZE, "", device="cpu"))
+    backend, notes = create_backend(BackendSpec("auto", Direction.HAZE, "", device="cpu"))
     assert "(shipped model)" in notes[-1]
 
 
@@ -239,8 +239,8 @@ def test_device_frame_path_stages_match_the_numpy_path():
     """The GPU path's normalise/pad/unpad/quantise stages, run on the CPU, equal the base class's."""
     import torch
 
-    from haze_ros.backends.base import Backend
     from haze_ros.backends.cuda_frame import batch_to_frame, frame_to_batch, pad_to_multiple
+    from haze_ros.core.backend import Backend
 
     class Halve(Backend):
         size_multiple = 4

@@ -15,8 +15,8 @@ from conftest import shared_data
 
 from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag
 from haze_ros.tools.bag_cli import main as haze_bag
-from haze_ros.tools.bag_io import open_input
 from haze_ros.tools.bag_frames import estimate_jpeg_quality
+from haze_ros.tools.bag_io import open_input
 from haze_ros.tools.haze_params_msg import read_params
 
 RAW, JPEG, DEPTH = "/cam/image_raw", "/cam/image_raw/compressed", "/cam/depth"
@@ -120,7 +120,8 @@ def test_haze_rewrites_images_and_copies_everything_else(bags, tmp_path, storage
 
 def _check_same_as_pipeline(dec_in, hazed):
     """Frame 0 equals FrameProcessor + the physics backend applied directly (one pipeline)."""
-    from haze_ros.backends.factory import BackendSpec, create_backend
+    from haze_ros.backends.factory import create_backend
+    from haze_ros.core.backend import BackendSpec
     from haze_ros.core.processor import FrameProcessor
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
     from haze_ros.hazing.depth_policy import DepthPolicy, depth_metres

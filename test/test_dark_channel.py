@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import SAMPLES, shared_data
 
-from haze_ros.backends.base import BackendError
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.types import Direction
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth import DDAD_LIDAR, complete_sparse_depth, load_depth_png

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.evaluation import cli, protocol
 from haze_ros.evaluation.depth_io import load_depth, load_depth_m

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import shared_data
 
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.physics.depth import FRIDA_CM, load_depth_png

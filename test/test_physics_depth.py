@@ -167,8 +167,8 @@ def test_flat_road_matches_frida_road_depth():
 
 
 def test_physics_backend_depth_free_and_tunables():
-    from haze_ros.backends.base import BackendError
-    from haze_ros.backends.factory import BackendSpec, create_backend
+    from haze_ros.backends.factory import create_backend
+    from haze_ros.core.backend import BackendError, BackendSpec
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
     from haze_ros.physics.scattering import synthesize_haze
 
@@ -203,7 +203,8 @@ def test_physics_backend_depth_free_and_tunables():
 
 def test_physics_backend_depth_free_frames_follow_haze_changes():
     """The prepared depth-free blend is rebuilt when β, A or the frame's size/dtype/order change."""
-    from haze_ros.backends.factory import BackendSpec, create_backend
+    from haze_ros.backends.factory import create_backend
+    from haze_ros.core.backend import BackendSpec
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
     from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
 

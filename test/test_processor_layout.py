@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from haze_ros.backends.classical import IdentityBackend
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
 from haze_ros.core import layout
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction, FrameConditions, HazeParams
 

@@ -1,1 +1,1 @@
-"""Inference backends behind one contract (see ``base.Backend``); runtimes are imported lazily."""
+"""Inference backends behind one contract (``haze_ros.core.backend.Backend``); runtimes imported lazily."""

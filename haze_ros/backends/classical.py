@@ -23,8 +23,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from haze_ros.backends.base import Backend, BackendError
 from haze_ros.backends.haze_inputs import default_haze_from_options, frame_haze
+from haze_ros.core.backend import Backend, BackendError
 from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth_free import DEPTH_SOURCE as FLAT_ROAD, FlatRoadGeometry, flat_road_depth

@@ -9,11 +9,10 @@ skipped).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import Dict, List, Tuple
 
-from haze_ros.backends.base import Backend, BackendError
-from haze_ros.core.types import Direction
+from haze_ros.backends import selection
+from haze_ros.core.backend import Backend, BackendError, BackendSpec
 
 # name -> "module:Class"; each class takes (spec: BackendSpec) in its constructor.
 REGISTRY: Dict[str, str] = {
@@ -25,28 +24,6 @@ REGISTRY: Dict[str, str] = {
     "tensorrt": "haze_ros.backends.tensorrt_backend:TensorRTBackend",
 }
 SELECTORS = ("auto", "model")
-
-
-@dataclass(frozen=True)
-class BackendSpec:
-    """What to build.
-
-    Attributes:
-        name: a key of ``REGISTRY``, or ``"auto"`` / ``"model"`` (fastest learned runtime available).
-        direction: ``dehaze`` or ``haze``.
-        model_path: checkpoint (``.safetensors`` + ``.json``), ``.onnx`` or ``.engine``; ``""`` = the
-            shipped default model (learned backends only).
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``""`` (backend's choice).
-        precision: ``"fp32"`` or ``"fp16"`` (GPU runtimes).
-        options: backend-specific start-up options (e.g. DCP patch size, engine cache dir).
-    """
-
-    name: str
-    direction: Direction
-    model_path: str = ""
-    device: str = ""
-    precision: str = "fp32"
-    options: dict = field(default_factory=dict)
 
 
 def _load_class(name: str):
@@ -64,8 +41,12 @@ def create_backend(spec: BackendSpec) -> Tuple[Backend, List[str]]:
     parameter at fault.
     """
     if spec.name in SELECTORS:
-        from haze_ros.backends import selection  # learned-runtime choice lives there
-        return selection.select_backend(spec)
+        return selection.select_backend(spec, _create_named)
+    return _create_named(spec)
+
+
+def _create_named(spec: BackendSpec) -> Tuple[Backend, List[str]]:
+    """``create_backend`` for a name of ``REGISTRY`` (no selection)."""
     if spec.name not in REGISTRY:
         raise BackendError(f"parameter backend={spec.name!r} is not one of "
                            f"{sorted(REGISTRY) + list(SELECTORS)}")

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from haze_ros.backends.base import BackendError
+from haze_ros.core.backend import BackendError
 from haze_ros.core.types import Direction
+from haze_ros.export.metadata import MetadataError, read_onnx_metadata, sha256_file
+from haze_ros.export.onnx_export import export_checkpoint
 
 LOG = logging.getLogger(__name__)
 PARAM = "model_path"
@@ -108,8 +110,6 @@ def validate_model(model: ModelFile, direction: Direction) -> None:
 
             read_checkpoint_meta(model.path)
         elif model.kind == "onnx":
-            from haze_ros.export.metadata import read_onnx_metadata
-
             read_onnx_metadata(model.path, direction)
     except (ValueError, OSError) as exc:
         raise BackendError(f"parameter {PARAM}: invalid model {model.path}: {exc}") from None
@@ -124,8 +124,6 @@ def onnx_cache_dir() -> Path:
 
 
 def _valid_onnx_for(candidate: Path, checkpoint_sha: str, direction: Direction) -> bool:
-    from haze_ros.export.metadata import MetadataError, read_onnx_metadata
-
     try:
         meta = read_onnx_metadata(candidate, direction)
     except (MetadataError, OSError) as exc:
@@ -145,8 +143,6 @@ def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[P
     or an export into ``cache_dir`` keyed by the checkpoint's SHA-256 (done on first use, logged).
     Raises ``BackendError`` (engine given, or export failure).
     """
-    from haze_ros.export.metadata import sha256_file
-
     direction = Direction(direction)
     if model.kind == "onnx":
         return model.path
@@ -162,8 +158,6 @@ def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[P
         return target
     LOG.info("exporting %s (%s) to ONNX at %s (first use of this checkpoint)", model.path, direction.value,
              target)
-    from haze_ros.export.onnx_export import export_checkpoint
-
     try:
         export_checkpoint(model.path, direction, target)
     except Exception as exc:

@@ -10,45 +10,20 @@ backend is built, not when this module is imported.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional
 
 import numpy as np
 
-from haze_ros.backends.base import Backend, BackendError
 from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, onnx_for_model, resolve_model
+from haze_ros.core.backend import Backend, BackendError
 from haze_ros.core.types import FrameConditions
+from haze_ros.export.engine_cache import default_cache_dir
+from haze_ros.export.metadata import MetadataError, read_onnx_metadata
+from haze_ros.export.onnx_session import make_session
 
 LOG = logging.getLogger(__name__)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
-def make_session(model: Union[str, bytes, Path], providers: Sequence = ("CPUExecutionProvider",),
-                 threads: Optional[int] = None):
-    """An ``onnxruntime.InferenceSession`` tuned for low-latency single-frame inference.
-
-    ``threads`` = intra-op threads (default: ``usable_cores()``); graph optimisation ALL; one
-    inter-op thread with sequential execution (the graph is a chain of convolutions).
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = int(threads or usable_cores())
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    source = str(model) if isinstance(model, Path) else model
-    return ort.InferenceSession(source, sess_options=options, providers=list(providers))
 
 
 def _providers_for(device: str, options: dict) -> List:
@@ -63,8 +38,6 @@ def _providers_for(device: str, options: dict) -> List:
     index = int(device.split(":")[1]) if ":" in device else 0
     chosen: List = []
     if options.get("ort_tensorrt") and "TensorrtExecutionProvider" in available:
-        from haze_ros.export.engine_cache import default_cache_dir
-
         cache = str(Path(options.get("engine_cache_dir") or default_cache_dir()) / "ort_trt")
         chosen.append(("TensorrtExecutionProvider", {
             "device_id": index, "trt_fp16_enable": options.get("precision") == "fp16",
@@ -89,8 +62,6 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, spec) -> None:
         super().__init__(spec.direction)
-        from haze_ros.export.metadata import MetadataError, read_onnx_metadata
-
         model = resolve_model(spec.model_path)
         if model.kind == "engine":
             raise BackendError(f"parameter {PARAM}={spec.model_path!r}: onnxruntime needs an .onnx file or a "

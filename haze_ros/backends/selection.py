@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
-from haze_ros.backends.base import Backend, BackendError
 from haze_ros.backends.model_files import resolve_model, validate_model
+from haze_ros.core.backend import Backend, BackendError, BackendSpec
 
 LOG = logging.getLogger(__name__)
 SMOKE_SIZE = 64  # pixels, square: small enough to cost milliseconds on a CPU
@@ -78,15 +78,16 @@ def _smoke_test(backend: Backend) -> None:
         raise
 
 
-def select_backend(spec) -> Tuple[Backend, List[str]]:
+def select_backend(spec: BackendSpec,
+                   build: Callable[[BackendSpec], Tuple[Backend, List[str]]]) -> Tuple[Backend, List[str]]:
     """Build the fastest available learned backend for ``spec`` (``name`` = ``auto`` or ``model``).
+
+    ``build`` makes one named backend (``factory.create_backend`` for a key of its registry).
 
     Returns ``(backend, notes)``: one ``skipped X: reason`` note per faster option passed over, then
     ``selected X on DEVICE``. Raises ``BackendError`` if the model file is missing/invalid (naming it
     and ``model_path``) or if no runtime could be built (with every reason).
     """
-    from haze_ros.backends.factory import create_backend
-
     model = resolve_model(spec.model_path)  # raises BackendError naming the file and the parameter
     validate_model(model, spec.direction)
     notes: List[str] = []
@@ -94,7 +95,7 @@ def select_backend(spec) -> Tuple[Backend, List[str]]:
         reason = skip_reason(candidate, spec, model.kind)
         if reason is None:
             try:
-                backend, _ = create_backend(_candidate_spec(spec, candidate))
+                backend, _ = build(_candidate_spec(spec, candidate))
                 _smoke_test(backend)
             except BackendError as exc:
                 reason = str(exc)

@@ -23,10 +23,12 @@ from typing import Optional
 
 import numpy as np
 
-from haze_ros.backends.base import Backend, BackendError
+from haze_ros.backends.cuda_frame import CudaFramePath
 from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, onnx_for_model, resolve_model
+from haze_ros.core.backend import Backend, BackendError
 from haze_ros.core.types import FrameConditions
+from haze_ros.export import tensorrt_build
 from haze_ros.export.engine_cache import EngineCache, EngineCacheError, ShapeProfile, verify_engine
 from haze_ros.export.metadata import CONDITION_NAMES
 
@@ -80,15 +82,11 @@ class TensorRTBackend(Backend):
         min_shape = self._engine.get_tensor_profile_shape(self._input_name, 0)[0]
         self.min_hw = (int(min_shape[2]), int(min_shape[3]))  # smallest frame the profile accepts
         self._stream = torch.cuda.Stream(self._device)
-        from haze_ros.backends.cuda_frame import CudaFramePath
-
         self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor, 1)
         LOG.info("TensorRT %s engine %s (%s) on %s", trt.__version__, self.engine_path, self.engine_source,
                  self.device)
 
     def _engine_bytes(self, spec):
-        from haze_ros.export import tensorrt_build
-
         model = resolve_model(spec.model_path)
         options = spec.options
         if model.kind == "engine":
@@ -188,6 +186,4 @@ class TensorRTBackend(Backend):
 
 
 def _logger():
-    from haze_ros.export.tensorrt_build import _trt_logger
-
-    return _trt_logger()
+    return tensorrt_build._trt_logger()

@@ -13,9 +13,10 @@ from typing import Optional
 
 import numpy as np
 
-from haze_ros.backends.base import Backend, BackendError
+from haze_ros.backends.cuda_frame import CudaFramePath
 from haze_ros.backends.haze_inputs import default_haze_from_options, model_haze_inputs
 from haze_ros.backends.model_files import PARAM, resolve_model
+from haze_ros.core.backend import Backend, BackendError, BackendSpec
 from haze_ros.core.types import Direction, FrameConditions
 
 LOG = logging.getLogger(__name__)
@@ -86,8 +87,6 @@ class TorchBackend(Backend):
         self._graph = None
         self._frame_path = None
         if on_cuda:
-            from haze_ros.backends.cuda_frame import CudaFramePath
-
             self._stream = torch.cuda.Stream(self._device)
             self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor,
                                              self.size_multiple)
@@ -108,8 +107,6 @@ class TorchBackend(Backend):
     def from_module(cls, module, direction, device: str = "cpu", precision: str = "fp32",
                     cuda_graphs: bool = False) -> "TorchBackend":
         """Wrap an in-memory translator (benchmarks, tests); same behaviour as a loaded checkpoint."""
-        from haze_ros.backends.factory import BackendSpec
-
         spec = BackendSpec("torch", Direction(direction), device=device, precision=precision,
                            options={"cuda_graphs": cuda_graphs})
         return cls(spec, module=module)

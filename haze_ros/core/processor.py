@@ -13,8 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-from haze_ros.backends.base import Backend
 from haze_ros.core import layout
+from haze_ros.core.backend import Backend
 from haze_ros.core.types import FrameConditions
 
 

@@ -31,8 +31,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from haze_ros.backends.base import BackendError
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.evaluation.images import ImageReadError, read_rgb, write_png

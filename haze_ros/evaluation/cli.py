@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from haze_ros.backends.base import BackendError
+from haze_ros.core.backend import BackendError
 from haze_ros.evaluation import protocol
 from haze_ros.evaluation.methods import (FLAT_ROAD_OPTION_KEYS, UNCONDITIONED_HAZE_TEXT, close_all,
                                          dcp_method, flat_road_method, identity_method, model_method)

@@ -24,7 +24,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions
 
@@ -167,7 +168,7 @@ def model_method(model_path: str, label: Optional[str] = None, backend_name: str
     unconditioned one ignores it.
 
     Raises:
-        haze_ros.backends.base.BackendError: the model cannot be loaded (the message names it).
+        haze_ros.core.backend.BackendError: the model cannot be loaded (the message names it).
     """
     path = str(Path(model_path))
     backends = {}
@@ -203,7 +204,7 @@ def flat_road_method(options: Optional[dict] = None) -> Method:
 
     Raises:
         ValueError: an option that is not a geometry option.
-        haze_ros.backends.base.BackendError: a bad option value.
+        haze_ros.core.backend.BackendError: a bad option value.
     """
     options = dict(options or {})
     unknown = sorted(set(options) - set(FLAT_ROAD_OPTION_KEYS))

@@ -26,7 +26,9 @@ from typing import List, Optional
 from haze_ros.core.files import partial_path
 from haze_ros.core.types import Direction
 from haze_ros.export import metadata as md
-from haze_ros.export.engine_cache import ShapeProfile, parse_shape
+from haze_ros.export import tensorrt_build
+from haze_ros.export.engine_cache import EngineCache, ShapeProfile, parse_shape, write_engine
+from haze_ros.export.onnx_export import check_parity, default_parity_sizes, export_checkpoint, random_batches
 
 LOG = logging.getLogger("haze_export")
 MIN_OPSET = 11  # the graph's Range (dynamic padding) and DepthToSpace; opset 10 needs NonZero (not portable)
@@ -79,8 +81,6 @@ def _sample_frame(path: Optional[Path]):
 
 
 def _verify(args, result, module) -> bool:
-    from haze_ros.export.onnx_export import check_parity, default_parity_sizes, random_batches
-
     batches = random_batches(default_parity_sizes(), frame=_sample_frame(args.verify_image))
     cases = check_parity(result.onnx_path, module, batches, args.tolerance)
     print(f"parity ONNX Runtime vs PyTorch (fp32, CPU, tolerance {args.tolerance:g}):")
@@ -92,9 +92,6 @@ def _verify(args, result, module) -> bool:
 
 
 def _build_engine(args, onnx_path: Path) -> None:
-    from haze_ros.export import tensorrt_build
-    from haze_ros.export.engine_cache import EngineCache, write_engine
-
     profile = ShapeProfile(args.min_shape, args.opt_shape, args.max_shape)
     key = tensorrt_build.make_engine_key(onnx_path, args.precision, profile)
     timing = args.timing_cache or EngineCache().timing_cache_path(key)
@@ -117,8 +114,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as exc:
         print(f"haze_export: {exc}", file=sys.stderr)
         return 2
-    from haze_ros.export.onnx_export import export_checkpoint
-
     staging = partial_path(args.onnx)
     try:
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from haze_ros.core.files import atomic_write_bytes
 from haze_ros.core.types import Direction
 from haze_ros.export import metadata as md
+from haze_ros.export.onnx_session import make_session
 
 LOG = logging.getLogger(__name__)
 
@@ -236,8 +237,6 @@ def check_parity(onnx_path: Union[str, Path], module, batches: Sequence[np.ndarr
     Returns one ``ParityCase`` per batch; ``ok`` means max |ORT − PyTorch| ≤ ``max_abs_tol``.
     """
     import torch
-
-    from haze_ros.backends.onnxruntime_backend import make_session
 
     session = session or make_session(str(onnx_path), providers=["CPUExecutionProvider"])
     module = module.float().cpu().eval()

@@ -28,8 +28,8 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from haze_ros.backends.base import BackendError
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction

@@ -20,8 +20,9 @@ from typing import List, Optional
 
 import yaml
 
-from haze_ros.backends.base import BackendError
-from haze_ros.backends.factory import BackendSpec, available_names
+from haze_ros.backends.factory import available_names
+from haze_ros.core.backend import BackendError, BackendSpec
+from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.params_file import package_params_file, read_params_file
 from haze_ros.core.types import Direction
 from haze_ros.hazing.depth_policy import DEPTH_SOURCES, TOPIC, DepthPolicy
@@ -29,7 +30,6 @@ from haze_ros.hazing.sources import make_haze_source
 from haze_ros.ros.params import backend_knobs, runtime_options
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_processing import SUMMARY_FILE, BagJob, run_job
-from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.tools.haze_sources import HazeSourceError, haze_values_from_args
 
 LOG = logging.getLogger("haze_bag")

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Deque, Dict, List, Optional, Tuple
 
 from haze_ros import __version__
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.backends.model_files import resolve_model
+from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
 from haze_ros.export.metadata import sha256_file
@@ -140,8 +142,6 @@ def _model_file(backend_name: str, model_path: str) -> Optional[str]:
     """The model file a learned backend loaded (``model_path`` or the shipped model); None for classical."""
     if backend_name in ("physics", "dcp"):
         return None
-    from haze_ros.backends.base import BackendError
-    from haze_ros.backends.model_files import resolve_model
 
     try:
         return str(resolve_model(model_path).path)

@@ -20,6 +20,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from haze_ros.physics.depth import DDAD_LIDAR, load_depth_png
+
 ROW_KEYS = ("suite", "case", "size", "backend", "p50_ms", "p95_ms", "fps", "peak_mem_mb", "n", "notes")
 OPTIONAL_KEYS = ("cpu_ms",)
 DEFAULT_SIZES: Tuple[Tuple[int, int], ...] = ((640, 360), (1280, 720), (1920, 1080))
@@ -133,8 +135,6 @@ def sample_ddad(size: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, np.
 
     Native 1936×1216, or resized to ``size`` (nearest for depth, which keeps it sparse).
     """
-    from haze_ros.physics.depth import DDAD_LIDAR, load_depth_png
-
     folder = SAMPLES / "ddad_scene01_cam01"
     depth_path = sorted((folder / "depth").glob("*.png"))[0]
     bgr = cv2.imread(str(folder / "rgb" / (depth_path.stem + ".jpg")), cv2.IMREAD_COLOR)

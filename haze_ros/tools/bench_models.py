@@ -33,6 +33,17 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from haze_ros.backends.model_files import _share_candidates
+from haze_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+from haze_ros.backends.selection import _importable
+from haze_ros.backends.tensorrt_backend import TensorRTBackend
+from haze_ros.backends.torch_backend import TorchBackend
+from haze_ros.core.backend import BackendSpec
+from haze_ros.core.processor import FrameProcessor, ProcessorConfig
+from haze_ros.export.metadata import ModelMetadata
+from haze_ros.export.onnx_export import export_translator
+from haze_ros.networks.config import preset_config
+
 LOG = logging.getLogger(__name__)
 DEFAULT_SIZES = ((640, 360), (1280, 720), (1920, 1080))
 DEFAULT_PRESETS = ("edge", "paper")
@@ -106,7 +117,6 @@ def _load_module(preset: str, checkpoint: Optional[str], direction: str):
     """(translator, note): the checkpoint's weights, or seeded random weights for latency only."""
     import torch
 
-    from haze_ros.networks.config import preset_config
     from haze_ros.networks.translator import OneDirectionTranslator
 
     if checkpoint and Path(checkpoint).with_suffix(".safetensors").is_file():
@@ -120,8 +130,6 @@ def _load_module(preset: str, checkpoint: Optional[str], direction: str):
 
 
 def _default_checkpoint(preset: str) -> Optional[str]:
-    from haze_ros.backends.model_files import _share_candidates
-
     for folder in _share_candidates():
         if (folder / f"{preset}.safetensors").is_file():
             return str(folder / f"{preset}.safetensors")
@@ -139,8 +147,6 @@ def _cuda_available() -> bool:
 
 def available_backends(wanted: Sequence[str]) -> Tuple[List[str], List[str]]:
     """(usable backend names, skip notes) among ``wanted``; runtimes probed by importing them."""
-    from haze_ros.backends.selection import _importable
-
     usable, skipped = [], []
     for name in wanted:
         module = {"tensorrt": "tensorrt", "onnxruntime": "onnxruntime"}.get(name, "torch")
@@ -153,16 +159,11 @@ def available_backends(wanted: Sequence[str]) -> Tuple[List[str], List[str]]:
 
 def _make_backend(name: str, module, direction: str, workdir: Path, sizes, engine_cache: Optional[str]):
     """(backend, note) for runtime ``name`` serving ``module``."""
-    from haze_ros.backends.factory import BackendSpec
-    from haze_ros.backends.torch_backend import TorchBackend
-
     if name == "torch":
         return TorchBackend.from_module(module, direction, "cpu"), "fp32"
     if name == "torch_cuda":
         return TorchBackend.from_module(module, direction, "cuda", "fp16", cuda_graphs=True), \
             "fp16, channels_last, CUDA graphs"
-    from haze_ros.export.metadata import ModelMetadata
-    from haze_ros.export.onnx_export import export_translator
 
     onnx_path = workdir / f"{module.preset}_{direction}.onnx"
     if not onnx_path.exists():
@@ -170,11 +171,8 @@ def _make_backend(name: str, module, direction: str, workdir: Path, sizes, engin
                                  preset=module.preset)
         export_translator(module, onnx_path, metadata)
     if name == "onnxruntime":
-        from haze_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-
         spec = BackendSpec("onnxruntime", direction, str(onnx_path), "cpu")
         return OnnxRuntimeBackend(spec), "CPU EP, fp32"
-    from haze_ros.backends.tensorrt_backend import TensorRTBackend
 
     widest = max(sizes, key=lambda s: s[0] * s[1])
     max_h, max_w = -(-widest[1] // 32) * 32, -(-widest[0] // 32) * 32
@@ -234,8 +232,6 @@ def _frame(size, seed: int = 0) -> np.ndarray:
 def bench_backend(backend, name: str, size, runs: int, warmup: int, budget_s: float, preset: str,
                   notes: List[str]) -> List[Dict]:
     """Two rows (model, node_e2e) for one backend at one (width, height)."""
-    from haze_ros.core.processor import FrameProcessor, ProcessorConfig
-
     cuda = str(backend.device).startswith("cuda")
     frame = _frame(size)
     batch = (frame[:, :, ::-1].astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()

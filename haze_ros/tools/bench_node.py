@@ -22,6 +22,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from haze_ros.ros import conversions, params
 from haze_ros.tools.bench_common import REPO, peak_traced_mb, size_label, stats_from_samples, time_call
 
 CONFIG = REPO / "config"
@@ -45,8 +46,6 @@ def _row(suite, case, size, backend, stats, peak=None, notes=""):
 def suite_conversion(sizes: Sequence[Tuple[int, int]], runs: int) -> List[dict]:
     """Per size: Image → array → Image round trip (rgb8, bgr8), and JPEG CompressedImage decoding."""
     from std_msgs.msg import Header
-
-    from haze_ros.ros import conversions
 
     rows = []
     for size in sizes:
@@ -73,7 +72,6 @@ def _in_process_overhead(size, runs: int) -> List[dict]:
     from rclpy.context import Context
     from rclpy.parameter import Parameter
 
-    from haze_ros.ros import conversions, params
     from haze_ros.ros.node import HazeNode
 
     rows = []
@@ -117,8 +115,6 @@ def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dic
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
-
-    from haze_ros.ros import conversions
 
     domain = _domain_id(11)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")

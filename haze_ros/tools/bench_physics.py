@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from haze_ros.backends.classical import IdentityBackend
-from haze_ros.backends.factory import BackendSpec, create_backend
+from haze_ros.backends.factory import create_backend
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.physics import dark_channel as dcp

@@ -31,8 +31,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from haze_ros.tools import bag_io, demo_report
 from haze_ros.core.exit_status import StopSignals, deferred_signals, exit_status_for
+from haze_ros.tools import bag_io, demo_report
+from haze_ros.tools.bag_cli import main as haze_bag
 
 NS = "/demo/camera"
 TOPIC_IN = f"{NS}/image_raw/compressed"
@@ -156,8 +157,6 @@ def prepare_input(args, out: Path, stop: Optional[StopSignals] = None) -> Path:
     """
     if args.mode != "dehaze":
         return args.bag
-    from haze_ros.tools.bag_cli import main as haze_bag
-
     hazy = out / "hazy_input"
     code = haze_bag([str(args.bag), str(hazy), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
                      str(args.visibility), "--horizon-row", str(args.horizon_row), "--overwrite",

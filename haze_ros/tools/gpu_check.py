@@ -26,6 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Optional
 
+from haze_ros.tools import bench_models
+
 REPO = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_FAILED, EXIT_NO_CUDA = 0, 1, 3
 
@@ -91,8 +93,6 @@ def run_gpu_tests(out: Path, timeout_s: int) -> Dict:
 
 def run_benchmark(budget_s: float, runs: int) -> Dict:
     """GPU runtimes × presets × sizes, then CPU runtimes for edge at 640×360; stops at ``budget_s``."""
-    from haze_ros.tools import bench_models
-
     started, rows, skipped_parts = time.monotonic(), [], []
     parts = [(["tensorrt", "torch_cuda"], ["edge", "paper"], list(bench_models.DEFAULT_SIZES)),
              (["onnxruntime", "torch"], ["edge"], [(640, 360)])]
@@ -133,8 +133,6 @@ def target_lines(rows: List[Dict]) -> List[str]:
 
 def write_report(out: Path, report: Dict) -> None:
     """``gpu_check.json`` and ``gpu_check.md`` in ``out``."""
-    from haze_ros.tools.bench_models import markdown_table
-
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     env = report["environment"]
     lines = [f"# haze_ros GPU check: {report['status']}", "", report["summary"], "",
@@ -148,7 +146,7 @@ def write_report(out: Path, report: Dict) -> None:
     bench = report.get("benchmark")
     if bench:
         lines += ["", "## Model benchmark", "", f"machine: {bench['machine']}", "",
-                  markdown_table(bench["rows"])]
+                  bench_models.markdown_table(bench["rows"])]
         lines += [f"- not run: {s}" for s in bench["skipped"]]
         lines += ["", "### Targets", ""] + target_lines(bench["rows"])
     (out / "gpu_check.md").write_text("\n".join(lines) + "\n")

@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 
-from haze_ros.backends.base import BackendError  # noqa: E402
-from haze_ros.backends.factory import BackendSpec, create_backend  # noqa: E402
+from haze_ros.backends.factory import create_backend  # noqa: E402
+from haze_ros.core.backend import BackendError, BackendSpec  # noqa: E402
 from haze_ros.core.processor import FrameProcessor  # noqa: E402
 from haze_ros.core.types import Direction  # noqa: E402
 from model_fixtures import write_random_checkpoint  # noqa: E402

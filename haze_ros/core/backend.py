@@ -1,5 +1,8 @@
-"""The one contract every backend implements: learned (TensorRT, PyTorch, ONNX Runtime) or classical.
+"""The backend contract (``Backend``, ``BackendSpec``, ``BackendError``): every runtime implements it.
 
+Learned (TensorRT, PyTorch, ONNX Runtime) and classical (physics haze, DCP) backends live in
+``haze_ros.backends``; this module is ROS-free and imports no runtime, so ``core`` (the
+``FrameProcessor``) and every caller can name the contract without importing an implementation.
 Two levels:
 
 * ``infer(batch, conditions)``: the abstract contract — ``(B, 3, H, W)`` float32 in ``[0, 1]`` in,
@@ -16,6 +19,7 @@ Two levels:
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -25,6 +29,29 @@ from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibili
 
 class BackendError(RuntimeError):
     """A backend could not be created or run; the message names the file or parameter at fault."""
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What to build (``haze_ros.backends.factory.create_backend``).
+
+    Attributes:
+        name: a key of ``haze_ros.backends.factory.REGISTRY``, or ``"auto"`` / ``"model"`` (fastest
+            learned runtime available).
+        direction: ``dehaze`` or ``haze``.
+        model_path: checkpoint (``.safetensors`` + ``.json``), ``.onnx`` or ``.engine``; ``""`` = the
+            shipped default model (learned backends only).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``""`` (backend's choice).
+        precision: ``"fp32"`` or ``"fp16"`` (GPU runtimes).
+        options: backend-specific start-up options (e.g. DCP patch size, engine cache dir).
+    """
+
+    name: str
+    direction: Direction
+    model_path: str = ""
+    device: str = ""
+    precision: str = "fp32"
+    options: dict = field(default_factory=dict)
 
 
 class Backend(abc.ABC):
