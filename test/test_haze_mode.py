@@ -55,9 +55,20 @@ def test_depth_source_choices_and_backend_check():
     assert dp.DEPTH_SOURCES == ("topic", "model", "flat_road")
     assert HAZE_VALUES["depth_source"] == "flat_road"  # today's default, one line in config/hazify.yaml
     assert dp.check_depth_source("topic", "physics") is None
+    assert dp.check_depth_source("flat_road", "physics") is None
     assert dp.check_depth_source("model", "onnxruntime") is None
+    assert dp.check_depth_source("model", "model") is None  # by name, before the backend is built
     assert "learned" in dp.check_depth_source("model", "physics")
     assert "one of" in dp.check_depth_source("lidar", "physics")
+    # a learned backend ignores a depth topic and the flat-road geometry: use physics there
+    assert "would ignore the depth topic" in dp.check_depth_source("topic", "torch")
+    assert "would ignore the flat-road" in dp.check_depth_source("flat_road", "model")
+    # an unconditioned (pixel) model ignores haze.visibility_m / haze.airlight
+    assert "model_path" in dp.check_depth_source("model", "torch", conditioned=False)
+    # a depth choice on a command line picks the backend that goes with it
+    assert dp.paired_backend("topic", "model") == "physics" and dp.paired_backend("flat_road", "torch") == \
+        "physics"
+    assert dp.paired_backend("model", "physics") == "model" and dp.paired_backend("model", "torch") == "torch"
     assert dp.record_label(True, "depth_image", "topic") == "depth_topic"
     assert dp.record_label(False, "flat_road_approximation", "flat_road") == "flat_road_approximation"
     assert dp.record_label(False, None, "model") == "model"
@@ -145,6 +156,14 @@ def test_bag_defaults_come_from_the_params_file(tmp_path):
     assert job.backend.options["camera_height_m"] == 1.5
     job = _job("--depth-topic", "/depth")
     assert job.depth_source == "topic" and job.depth_policy == dp.DepthPolicy(0.001, 0.95, False)
+    assert job.backend.name == "physics"
+    # a depth choice without --backend picks the backend that goes with it; --backend wins
+    assert _job("--depth-source", "model").backend.name == "model"
+    assert _job("--depth-source", "model", "--backend", "torch").backend.name == "torch"
+    learned = tmp_path / "learned.yaml"
+    learned.write_text("/**:\n  ros__parameters:\n    backend: model\n    depth_source: model\n")
+    assert _job("--params-file", str(learned)).backend.name == "model"
+    assert _job("--params-file", str(learned), "--depth-topic", "/depth").backend.name == "physics"
     own = tmp_path / "mine.yaml"
     own.write_text("/**:\n  ros__parameters:\n    haze:\n      visibility_m: 75.0\n      randomize: true\n"
                    "      seed: 3\n    depth:\n      max_invalid_fraction: 0.5\n"
@@ -167,7 +186,9 @@ def test_bag_defaults_come_from_the_params_file(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--depth-source", "topic"], "--depth-source topic needs --depth-topic"),
     (["--depth-source", "flat_road", "--depth-topic", "/d"], "--depth-topic needs --depth-source topic"),
-    (["--depth-source", "model"], "needs a learned haze backend"),
+    (["--depth-source", "model", "--backend", "physics"], "needs a learned haze backend"),
+    (["--depth-source", "flat_road", "--backend", "torch"], "needs backend 'physics'"),
+    (["--depth-topic", "/d", "--backend", "onnxruntime"], "would ignore the depth topic"),
 ])
 def test_bag_depth_source_mismatches_are_errors(tmp_path, extra, message, capsys):
     from haze_ros.tools.bag_build import BagContents, CameraStream, write_bag

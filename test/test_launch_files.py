@@ -74,6 +74,23 @@ def test_parameter_overrides_are_typed_and_empty_keeps_the_file():
         launch_args.parameter_overrides({"haze_randomize": "yes"}, "haze")
 
 
+def test_depth_source_argument_picks_its_backend_unless_backend_is_given(tmp_path):
+    physics, learned = tmp_path / "physics.yaml", tmp_path / "learned.yaml"
+    physics.write_text("/**:\n  ros__parameters:\n    backend: physics\n    depth_source: flat_road\n")
+    learned.write_text("/**:\n  ros__parameters:\n    backend: model\n    depth_source: model\n")
+    assert launch_args.pair_backend({"depth_source": "topic"}, str(learned)) == (
+        {"depth_source": "topic", "backend": "physics"},
+        [f"depth_source:=topic with backend 'model' of {learned}: using backend:=physics"])
+    assert launch_args.pair_backend({"depth_source": "model"}, str(physics))[0] == \
+        {"depth_source": "model", "backend": "model"}
+    assert launch_args.pair_backend({"depth_source": "topic", "backend": "torch"}, str(learned))[0] == \
+        {"depth_source": "topic", "backend": "torch"}  # an explicit backend wins (the node refuses it)
+    for source, path in (("model", learned), ("topic", physics)):  # the file's backend fits: unchanged
+        assert launch_args.pair_backend({"depth_source": source}, str(path)) == ({"depth_source": source}, [])
+    assert launch_args.pair_backend({"haze.seed": 3}, str(learned)) == ({"haze.seed": 3}, [])
+    assert launch_args.pair_backend({"depth_source": "topic"}, str(tmp_path / "absent.yaml"))[1] == []
+
+
 def test_deprecated_arguments_map_onto_the_new_names_with_a_warning():
     values, warnings = launch_args.resolve_deprecated({"use_depth": "true", "visibility_m": "120",
                                                        "seed": "", "haze_airlight": ""})

@@ -6,10 +6,13 @@ one frame whose depth is 99 % NaN (above ``depth.max_invalid_fraction`` = 0.95) 
 an unsupported encoding (it still takes a frame index in both tools). The node gets
 exactly the bag's messages (the bag's CDR bytes deserialised with rclpy) on ``image_raw`` / ``depth``,
 one image at a time; ``haze_bag`` rewrites the bag. For each haze source (constant, the paper's
-randomisation with a reference distance, schedules in frames and in seconds) and for the depth-free
-``flat_road`` source: byte-identical hazed images, the same drop decisions with the same reasons
-(the node drops the 99 % NaN frame as ``depth_invalid``; the bag copies it unchanged with that
-reason; both drop the bad image as ``bad_encoding``), and the same ``haze_params`` records.
+randomisation with a reference distance, schedules in frames and in seconds), for the depth-free
+``flat_road`` source and for ``depth_source: model`` (learned haze, backend torch on the CPU with a
+seeded random physics-generator checkpoint: deterministic): byte-identical hazed images, the same
+drop decisions with the same reasons (the node drops the 99 % NaN frame as ``depth_invalid``; the
+bag copies it unchanged with that reason; both drop the bad image as ``bad_encoding``), and the same
+``haze_params`` records (``model_sha256`` included). Every case names its backend, so the test does
+not depend on the defaults of ``config/hazify.yaml``.
 """
 
 import json
@@ -33,6 +36,10 @@ RAMP = ("unit: frames\nairlight: [0.95, 0.95, 1.0]\n"
         "ramp: {from_visibility_m: 800, to_visibility_m: 60, length: 5}\n")
 SEGMENTS = ("unit: seconds\nsegments:\n  - {length: 0.25, visibility_m: 400}\n"
             "  - {visibility_m: 80, airlight: 0.9}\n")
+MODEL = "<checkpoint>"  # replaced by the path of the random physics checkpoint
+PHYSICS = ([("backend", "physics")], ["--backend", "physics"])
+LEARNED = ([("backend", "torch"), ("device", "cpu"), ("depth_source", "model"), ("model_path", MODEL)],
+           ["--backend", "torch", "--device", "cpu", "--depth-source", "model", "--model", MODEL])
 # case -> (node parameter overrides, haze_bag options, schedule text, with a depth topic)
 CASES = {
     "constant": ([("haze.visibility_m", 120.0), ("haze.airlight", "[0.9, 0.92, 0.95]")],
@@ -41,7 +48,10 @@ CASES = {
                      ["--random", "--seed", "7", "--reference-distance", "50"], None, True),
     "schedule_frames": ([], [], RAMP, True),
     "schedule_seconds": ([], [], SEGMENTS, True),
-    "flat_road": ([("haze.visibility_m", 90.0)], ["--visibility", "90"], None, False),
+    "flat_road": ([("haze.visibility_m", 90.0), ("depth_source", "flat_road")],
+                  ["--visibility", "90", "--depth-source", "flat_road"], None, False),
+    "model": ([("haze.visibility_m", 120.0), ("haze.airlight", "[0.9, 0.92, 0.95]")],
+              ["--visibility", "120", "--airlight", "0.9,0.92,0.95"], None, False),
 }
 
 
@@ -211,9 +221,28 @@ def _through_node(messages, overrides, with_depth, domain_offset):
     return images, dropped, records
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_node_and_bag_give_the_same_frames_and_drops(recording, tmp_path, case):
+@pytest.fixture(scope="module")
+def physics_checkpoint(tmp_path_factory):
+    """A seeded random physics-generator checkpoint (preset edge) for ``depth_source: model``."""
+    from model_fixtures import write_random_checkpoint
+
+    return write_random_checkpoint(tmp_path_factory.mktemp("model") / "edge_random", seed=5)
+
+
+def _with_backend(case, checkpoint):
+    """The case's node overrides and bag options, with its backend (and model) named."""
     overrides, options, schedule, with_depth = CASES[case]
+    node_extra, bag_extra = LEARNED if case == "model" else PHYSICS
+    node_extra = [(k, str(checkpoint) if v == MODEL else v) for k, v in node_extra]
+    bag_extra = [str(checkpoint) if v == MODEL else v for v in bag_extra]
+    return overrides + node_extra, options + bag_extra, schedule, with_depth
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_node_and_bag_give_the_same_frames_and_drops(recording, physics_checkpoint, tmp_path, case):
+    import hashlib
+
+    overrides, options, schedule, with_depth = _with_backend(case, physics_checkpoint)
     if schedule:
         path = tmp_path / "schedule.yaml"
         path.write_text(schedule)
@@ -236,12 +265,16 @@ def test_node_and_bag_give_the_same_frames_and_drops(recording, tmp_path, case):
         assert bag_images[stamp] == node_images[stamp], f"frame at {stamp} ns differs ({case})"
         assert node_images[stamp] not in inputs[stamp]  # hazed, not copied
     # records: the node publishes one per published frame; the bag one per frame (applied=false if copied)
+    learned = case == "model"
+    sha = hashlib.sha256(physics_checkpoint.read_bytes()).hexdigest() if learned else ""
     for stamp, values in node_records.items():
         assert bag_records[stamp] == values, (stamp, case)
-        assert values["applied"] == "true" and values["backend"] == "physics"
-        assert values["depth_source"] == ("depth_topic" if with_depth else "flat_road_approximation")
+        assert values["applied"] == "true" and values["backend"] == ("torch" if learned else "physics")
+        assert values["depth_source"] == ("model" if learned else "depth_topic" if with_depth
+                                          else "flat_road_approximation")
+        assert values["model_sha256"] == sha
     for stamp, reason in bag_copied.items():
         assert bag_records[stamp]["applied"] == "false"
     betas = {float(v["beta_per_m"]) for v in node_records.values()}
-    assert len(betas) == (1 if case in ("constant", "flat_road") else 2 if case == "schedule_seconds"
+    assert len(betas) == (1 if case in ("constant", "flat_road", "model") else 2 if case == "schedule_seconds"
                           else len(node_records)), betas

@@ -1,11 +1,14 @@
 """haze_node over real DDS: the node in its own process, this process publishing real frames.
 
-Three node processes (dehaze raw, haze with depth, dehaze compressed) on an isolated
-ROS_DOMAIN_ID; frames are the shipped samples (data/samples) and, where present, ../shared/data.
+Node processes (dehaze raw, haze with depth, dehaze compressed, dehaze with ``backend: model``,
+learned haze with ``depth_source: model``) on isolated ROS_DOMAIN_IDs; frames are the shipped
+samples (data/samples) and, where present, ../shared/data. The learned haze runs on a seeded random
+physics-generator checkpoint (``model_fixtures.write_random_checkpoint``).
 """
 
 import importlib.util
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -203,8 +206,8 @@ def haze_graph():
 
     # the deprecated use_depth:=true still selects depth_source topic (the file says flat_road)
     node = NodeProcess(REPO / "config" / "hazify.yaml",
-                       FAST + [("use_depth", "true"), ("depth.max_age_s", 0.5), ("depth.sync_tolerance_s",
-                                                                                 0.01)],
+                       FAST + [("backend", "physics"), ("use_depth", "true"), ("depth.max_age_s", 0.5),
+                               ("depth.sync_tolerance_s", 0.01)],
                        domain_offset=1)
     client = GraphClient(node.domain_id)
     pubs = {"image": client.publisher(Image, "/image_raw"), "depth": client.publisher(Image, "/depth")}
@@ -402,12 +405,130 @@ def test_model_backend_dehazes_with_the_shipped_model():
         diag = client.latest_diagnostics()
         assert diag["backend"] in ("onnxruntime", "torch"), diag
         assert "models/edge.safetensors (shipped model)" in diag["backend_notes"], diag
+        import hashlib
+
+        assert diag["model_path"].endswith("models/edge.safetensors"), diag
+        assert diag["model_sha256"] == hashlib.sha256(Path(diag["model_path"]).read_bytes()).hexdigest()
         assert int(diag["processed"]) >= 4 and diag["dropped_total"] == "0"
         assert node.alive()
     finally:
         client.close()
         rc, out = node.stop()
     assert rc == 0, out
+
+
+@pytest.fixture(scope="module")
+def physics_checkpoint(tmp_path_factory):
+    """A seeded random physics-generator checkpoint (preset edge): conditioned learned haze."""
+    from model_fixtures import write_random_checkpoint
+
+    return write_random_checkpoint(tmp_path_factory.mktemp("physics_model") / "edge_random", seed=3)
+
+
+LEARNED_HAZE = [("backend", "model"), ("depth_source", "model"), ("haze.visibility_m", 150.0)]
+
+
+@pytest.fixture(scope="module")
+def learned_haze_graph(physics_checkpoint, tmp_path_factory):
+    """haze_node, ``backend: model`` + ``depth_source: model`` (no depth topic), on a physics checkpoint."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo, Image
+
+    cache = tmp_path_factory.mktemp("onnx_cache")
+    node = NodeProcess(REPO / "config" / "hazify.yaml",
+                       FAST + LEARNED_HAZE + [("model_path", str(physics_checkpoint)),
+                                              ("runtime.onnx_cache_dir", str(cache))], domain_offset=5)
+    client = GraphClient(node.domain_id)
+    pubs = {"image": client.publisher(Image, "/image_raw"), "info": client.publisher(CameraInfo,
+                                                                                     "/camera_info")}
+    subs = [client.record(Image, "/image_hazed"), client.record(DiagnosticArray, "/image_hazed/haze_params"),
+            client.record(DiagnosticArray, "/diagnostics")]
+    probe = sample_frames()[0]
+
+    def publish_probe(i):
+        pubs["image"].publish(image_msg(probe, 900_000_000 + i))
+    yield from _serve_graph(node, client, pubs, subs, publish_probe, "/image_hazed")
+
+
+def _records_for(client, msgs):
+    """``{stamp: {key: value}}`` of the haze_params records of ``msgs`` (waits for every one)."""
+    stamps = {stamp_of(m) for m in msgs}
+    topic = "/image_hazed/haze_params"
+    client.spin_until(lambda: stamps <= {stamp_of(m) for m in client.received[topic]}, 10.0,
+                      "one haze_params record per hazed frame")
+    return {stamp_of(m): {kv.key: kv.value for kv in m.status[0].values}
+            for m in client.received[topic] if stamp_of(m) in stamps}
+
+
+def test_learned_haze_without_depth_topic(learned_haze_graph, physics_checkpoint):
+    """depth_source: model: frames flow with their headers, haze_params says model and names the model."""
+    import hashlib
+
+    node, client, pubs = learned_haze_graph
+    frames = sample_frames()
+    sent = [image_msg(frames[i % len(frames)], 11_000_000_000 + i * 100_000_000,
+                      encoding="bgr8" if i % 2 else "rgb8") for i in range(6)]
+    outputs = _send_and_collect(client, pubs["image"], sent, "/image_hazed", rate_hz=5.0)
+    assert [stamp_of(m) for m in outputs] == [stamp_of(m) for m in sent]
+    for out, inp in zip(outputs, sent):
+        assert (out.header.frame_id, out.encoding, out.width, out.height) == \
+               (inp.header.frame_id, inp.encoding, inp.width, inp.height)
+        assert bytes(out.data) != bytes(inp.data)
+    sha = hashlib.sha256(physics_checkpoint.read_bytes()).hexdigest()
+    for values in _records_for(client, sent).values():
+        assert values["depth_source"] == "model" and values["applied"] == "true", values
+        assert values["backend"] in ("onnxruntime", "torch") and values["model_sha256"] == sha, values
+        assert math.isclose(float(values["visibility_m"]), 150.0)
+    client.spin_until(lambda: "model_sha256" in client.latest_diagnostics(), 10.0, "diagnostics")
+    diag = client.latest_diagnostics()
+    assert diag["model_sha256"] == sha and diag["depth_source"] == "model", diag
+    assert diag["model_path"] == str(physics_checkpoint) and "selected" in diag["backend_notes"], diag
+    assert node.alive()
+
+
+def test_learned_haze_follows_live_visibility_and_airlight(learned_haze_graph):
+    """haze.visibility_m / haze.airlight drive the learned haze live, as they drive the physics backend."""
+    node, client, pubs = learned_haze_graph
+    frame = sample_frames()[3]
+    outs = {}
+    for i, (visibility, airlight) in enumerate(((2000.0, [1.0, 1.0, 1.0]), (30.0, [1.0, 1.0, 1.0]),
+                                                (30.0, [0.5, 0.5, 0.5]))):
+        results = client.set_parameters(NODE, haze__visibility_m=visibility, haze__airlight=airlight)
+        assert all(r.successful for r in results), [r.reason for r in results]
+        msg = image_msg(frame, 12_000_000_000 + i * 100_000_000)
+        out = _send_and_collect(client, pubs["image"], [msg], "/image_hazed")[-1]
+        values = _records_for(client, [msg])[stamp_of(msg)]
+        assert math.isclose(float(values["visibility_m"]), visibility) and \
+            math.isclose(float(values["airlight_r"]), airlight[0]), values
+        outs[i] = np.frombuffer(out.data, np.uint8).astype(float)
+    light, dense, dark_air = (outs[i].mean() for i in range(3))
+    assert dense > light + 5 and dark_air < dense - 5, (light, dense, dark_air)
+    assert all(r.successful for r in client.set_parameters(NODE, haze__visibility_m=150.0,
+                                                           haze__airlight=[1.0, 1.0, 1.0]))
+    assert node.alive()
+
+
+@pytest.mark.parametrize("case, overrides, expected", [
+    ("missing", [("model_path", "/nonexistent/edge_model")], ["model_path", "/nonexistent/edge_model"]),
+    ("corrupt", [], ["model_path", "corrupt"]),
+    ("pixel", [], ["model_path", "unconditioned"]),
+    ("flat_road", [("depth_source", "flat_road")], ["needs backend 'physics'", "model_path"]),
+])
+def test_learned_haze_startup_failure_names_model_path(tmp_path, case, overrides, expected):
+    """A missing, corrupt or unconditioned model (or a depth_source that ignores it) stops the node."""
+    from model_fixtures import write_random_checkpoint
+
+    model = tmp_path / "model"
+    weights = write_random_checkpoint(model, preset="edge_pixel" if case == "pixel" else "edge")
+    if case == "corrupt":  # truncated weights: they no longer match their JSON's hash
+        weights.write_bytes(weights.read_bytes()[:1000])
+    failing = NodeProcess(REPO / "config" / "hazify.yaml",
+                          FAST + LEARNED_HAZE + [("model_path", str(model)),
+                                                 ("runtime.onnx_cache_dir", str(tmp_path / "cache"))]
+                          + overrides, domain_offset=6)
+    failing.proc.wait(timeout=90.0)
+    rc, out = failing.stop()
+    assert rc == 1 and all(text in out for text in expected), out
 
 
 @pytest.mark.parametrize("params_file, overrides, expected", [

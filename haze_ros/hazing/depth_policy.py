@@ -4,10 +4,17 @@
 
 * ``topic``: an aligned depth image (``sensor_msgs/Image`` ``16UC1``/``mono16`` in units of
   ``depth.scale_m_per_unit`` metres, REP 118 mm by default, or ``32FC1`` metres), matched by stamp;
+  backend ``physics``;
 * ``flat_road``: no depth input, the physics backend's flat-road approximation
-  (``physics.depth_free``);
+  (``physics.depth_free``); backend ``physics``;
 * ``model``: no depth input, the learned haze backend infers depth itself (it reads β and A from
-  ``FrameConditions.haze`` like the physics backend and ignores ``depth_m``).
+  ``FrameConditions.haze`` like the physics backend and ignores ``depth_m``); a learned backend
+  (``model``, ``auto``, ``torch``, ``onnxruntime``, ``tensorrt``) with a physics-generator model
+  (``backend.conditioned``).
+
+``check_depth_source`` holds that pairing: a learned haze backend would ignore a depth topic and
+the flat-road geometry, and an unconditioned (pixel) model would ignore ``haze.visibility_m`` and
+``haze.airlight``, so those combinations are start-up errors rather than silently different haze.
 
 The per-frame record says what a frame actually used (``RECORD_LABELS``: ``depth_topic``,
 ``flat_road_approximation``, ``model``; ``depth_image`` / ``none`` from backends).
@@ -71,17 +78,48 @@ class DepthPolicy:
                    bool(values["depth.complete_sparse"]))
 
 
-def check_depth_source(depth_source: str, backend: str) -> Optional[str]:
+def check_depth_source(depth_source: str, backend: str, conditioned: bool = True) -> Optional[str]:
     """Reason why ``depth_source`` cannot work with haze backend ``backend`` (``None`` if it can).
 
-    ``model`` needs a learned backend: the physics backend has no depth of its own.
+    Args:
+        depth_source: ``topic`` / ``model`` / ``flat_road``.
+        backend: the ``backend`` parameter (before start-up) or the built backend's name
+            (``physics``, ``torch``, ``onnxruntime`` ...); every name but ``physics`` is learned.
+        conditioned: for a built learned backend, ``backend.conditioned`` (its haze graph takes
+            visibility and airlight per frame: a physics-generator model).
+
+    ``model`` needs a learned backend with a conditioned model; ``topic`` and ``flat_road`` need
+    ``physics`` (a learned backend infers depth from the image and would ignore both).
     """
     if depth_source not in DEPTH_SOURCES:
         return f"depth_source must be one of {list(DEPTH_SOURCES)}, got {depth_source!r}"
-    if depth_source == MODEL and backend == PHYSICS_BACKEND:
+    learned = backend != PHYSICS_BACKEND
+    if depth_source == MODEL and not learned:
         return ("depth_source 'model' needs a learned haze backend (backend: model), not 'physics'; use "
                 "depth_source 'topic' or 'flat_road' with the physics backend")
+    if depth_source == MODEL and not conditioned:
+        return (f"depth_source 'model' needs a physics-generator model (it infers depth and takes "
+                f"haze.visibility_m / haze.airlight per frame); the model of backend {backend!r} "
+                "(parameter model_path) is an unconditioned pixel model that ignores them: give a "
+                "physics checkpoint as model_path, or use backend 'physics' with depth_source 'flat_road'")
+    if depth_source != MODEL and learned:
+        what = "the depth topic" if depth_source == TOPIC else "the flat-road approximation"
+        return (f"depth_source {depth_source!r} needs backend 'physics': a learned haze backend "
+                f"({backend!r}) infers depth from the image and would ignore {what}; use backend "
+                "'physics', or depth_source 'model' with the learned backend")
     return None
+
+
+def paired_backend(depth_source: str, backend: str) -> str:
+    """``backend`` if it goes with ``depth_source`` by name, else the haze backend that does.
+
+    For a command line that chooses the depth but not the backend (``haze_bag --depth-topic``, a
+    launch file's ``depth_source:=topic``): ``topic`` / ``flat_road`` → ``physics``, ``model`` →
+    ``model`` (the fastest learned runtime). The node itself never changes its ``backend``.
+    """
+    if depth_source not in DEPTH_SOURCES or check_depth_source(depth_source, backend) is None:
+        return backend
+    return MODEL if depth_source == MODEL else PHYSICS_BACKEND
 
 
 def invalid_fraction(depth: np.ndarray) -> float:

@@ -37,13 +37,15 @@ def haze_params_message(header, record: HazeRecord):
 class HazeControl:
     """Everything haze-mode specific, owned by a ``HazeNode``.
 
-    Raises ``ValueError`` (``HazeSourceError``) at construction when the ``haze.*`` values make no
-    haze source.
+    ``model_sha256`` is the SHA-256 of the learned backend's model file (``ros.model_identity``;
+    ``""`` for the physics backend), written into every record. Raises ``ValueError``
+    (``HazeSourceError``) at construction when the ``haze.*`` values make no haze source.
     """
 
-    def __init__(self, node, values: dict) -> None:
+    def __init__(self, node, values: dict, model_sha256: str = "") -> None:
         self.node = node
         self.values = values
+        self.model_sha256 = model_sha256
         self.depth_source = values["depth_source"]
         self.policy = dp.DepthPolicy.from_values(values)
         self._origin_ns = None  # stamp of the first frame: where a ``unit: seconds`` schedule starts
@@ -124,7 +126,7 @@ class HazeControl:
         if outcome.passed_through:
             self._publish(header, HazeRecord(haze, self.node.processor.backend.name,
                                              dp.RECORD_LABELS[self.depth_source], applied=False,
-                                             reason=reason))
+                                             reason=reason, model_sha256=self.model_sha256))
 
     def _run(self, frame, depth_msg) -> None:
         header, array, encoding, t0, raw_msg, haze = frame
@@ -142,10 +144,11 @@ class HazeControl:
         if outcome.processed:
             label = dp.record_label(depth_m is not None, conditions.extras.get("depth_source"),
                                     self.depth_source)
-            self._publish(header, HazeRecord(haze, backend, label))
+            self._publish(header, HazeRecord(haze, backend, label, model_sha256=self.model_sha256))
         elif outcome.passed_through:
             self._publish(header, HazeRecord(haze, backend, dp.RECORD_LABELS[self.depth_source],
-                                             applied=False, reason=outcome.reason))
+                                             applied=False, reason=outcome.reason,
+                                             model_sha256=self.model_sha256))
 
     def _publish(self, header, record: HazeRecord) -> None:
         self._params_pub.publish(haze_params_message(header, record))

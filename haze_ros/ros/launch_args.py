@@ -26,6 +26,9 @@ import difflib
 import os
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from haze_ros.core.params_file import read_params_file
+from haze_ros.hazing.depth_policy import paired_backend
+
 CONFIG_FILE = {"dehaze": "dehaze.yaml", "haze": "hazify.yaml"}
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
 Argument = Tuple[str, object, str]  # (parameter, kind, description); kind: str, int, float, bool, "floats"
@@ -41,7 +44,9 @@ COMMON_PARAMETERS: Dict[str, Argument] = {
 }
 HAZE_PARAMETERS: Dict[str, Argument] = {
     "depth_source": ("depth_source", str, "haze depth: topic (the depth_topic) | flat_road (depth-free "
-                     "approximation) | model (learned haze backend)"),
+                     "approximation), both with backend physics | model (inferred from the image by the "
+                     "learned haze backend, backend model); without backend:=..., picks the backend that "
+                     "goes with it when the params file's does not"),
     "haze_visibility_m": ("haze.visibility_m", float, "meteorological visibility in metres (beta = 3/V)"),
     "haze_airlight": ("haze.airlight", "floats", "atmospheric light as R,G,B in [0, 1], e.g. 0.9,0.9,0.95"),
     "haze_randomize": ("haze.randomize", bool, "paper's per-frame randomisation of A and beta (true/false)"),
@@ -153,6 +158,29 @@ def parameter_overrides(values: Mapping[str, str], mode: str) -> Dict[str, objec
     return overrides
 
 
+def pair_backend(overrides: Dict[str, object], params_file: str) -> Tuple[Dict[str, object], List[str]]:
+    """Give a ``depth_source:=`` argument its backend when ``backend:=`` is not given as well.
+
+    When the params file's ``backend`` does not go with the ``depth_source`` argument
+    (``hazing.depth_policy.check_depth_source``: ``topic`` / ``flat_road`` need ``physics``,
+    ``model`` a learned backend), ``backend`` is set to ``paired_backend`` of it, with an info
+    message. Returns (overrides, messages); an unreadable params file changes nothing (the node
+    reports it).
+    """
+    source = overrides.get("depth_source")
+    if source is None or "backend" in overrides:
+        return dict(overrides), []
+    try:
+        file_backend = str(read_params_file(params_file).get("backend", ""))
+    except Exception:  # noqa: BLE001 - OSError, YAML errors: the node names the file
+        return dict(overrides), []
+    backend = paired_backend(str(source), file_backend)
+    if not file_backend or backend == file_backend:
+        return dict(overrides), []
+    return dict(overrides, backend=backend), [f"depth_source:={source} with backend {file_backend!r} of "
+                                              f"{params_file}: using backend:={backend}"]
+
+
 def unknown_arguments(argv: Iterable[str], declared: Iterable[str]) -> List[str]:
     """One message per ``name:=value`` of ``argv`` whose name is not ``declared`` (with a suggestion)."""
     known = sorted(set(declared))
@@ -192,6 +220,15 @@ def warn(messages: Iterable[str]) -> None:
     logger = launch.logging.get_logger("haze_ros.launch")
     for message in messages:
         logger.warning(message)
+
+
+def info(messages: Iterable[str]) -> None:
+    """Log ``messages`` at info level on the ``haze_ros.launch`` logger."""
+    import launch.logging
+
+    logger = launch.logging.get_logger("haze_ros.launch")
+    for message in messages:
+        logger.info(message)
 
 
 def declare(names_defaults: Mapping[str, Tuple[Optional[str], str]]) -> list:
@@ -234,6 +271,10 @@ def _node_actions(context, mode: str) -> list:
     check_command_line(context, declared)
     values, warnings = resolve_deprecated(argument_values(context, declared_parameter_arguments(mode)))
     warn(warnings)
+    overrides = parameter_overrides(values, mode)
+    if mode == "haze":
+        overrides, notes = pair_backend(overrides, LaunchConfiguration("params_file").perform(context))
+        info(notes)
     out = OUTPUT_TOPIC[mode]
     remappings = [("image_raw", LaunchConfiguration("image_topic")),
                   ("image_raw/compressed", [LaunchConfiguration("image_topic"), "/compressed"]),
@@ -246,7 +287,7 @@ def _node_actions(context, mode: str) -> list:
     return _fastdds_actions(context) + [Node(
         package="haze_ros", executable="haze_node", name=LaunchConfiguration("node_name"),
         namespace=LaunchConfiguration("namespace"), output="screen", emulate_tty=True,
-        parameters=[LaunchConfiguration("params_file"), parameter_overrides(values, mode)],
+        parameters=[LaunchConfiguration("params_file"), overrides],
         remappings=remappings,
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")])]
 

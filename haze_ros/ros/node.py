@@ -37,6 +37,7 @@ from haze_ros.hazing.depth_policy import check_depth_source
 from haze_ros.ros import conversions, params
 from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_array
 from haze_ros.ros.haze_control import HazeControl
+from haze_ros.ros.model_identity import model_identity
 
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
 BAD_FRAME_LOG_PERIOD_S = 2.0  # at most one "bad frame" warning per reason in this period
@@ -69,25 +70,37 @@ class HazeNode(Node):
             self._apply_deprecated_use_depth()
         self.stats = FrameStats()
         self._last_bad_frame_log: Dict[str, float] = {}  # reason -> monotonic time of its last warning
+        if mode == "haze":  # the backend/depth_source pairing by name, before any model is loaded
+            self._check_depth_source(self.values["backend"])
         self.processor, self.backend_notes = self._build_processor()
         self.haze: Optional[HazeControl] = None
-        if mode == "haze":
-            try:
-                reason = check_depth_source(self.values["depth_source"], self.processor.backend.name)
-                if reason:
-                    raise params.ParameterError(f"parameter {reason}")
-                self.haze = HazeControl(self, self.values)
-            except ValueError:  # ParameterError, HazeSourceError
-                self.processor.backend.close()
-                raise
+        try:
+            self.model = model_identity(self.processor.backend.name, self.values["model_path"])
+            if self.model.path:
+                self.get_logger().info(f"model {self.model.path} (sha256 {self.model.sha256})")
+            if mode == "haze":
+                backend = self.processor.backend
+                self._check_depth_source(backend.name, bool(getattr(backend, "conditioned", False)))
+                self.haze = HazeControl(self, self.values, self.model.sha256)
+        except (ValueError, OSError):  # ParameterError, HazeSourceError; a model file gone meanwhile
+            self.processor.backend.close()
+            raise
         self._create_topics()
         self._last_log = time.monotonic()
         self._diag_timer = self.create_timer(self.values["diagnostics_period_s"], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.get_logger().info(f"ready: mode={mode}, backend={self.processor.backend.name}, input "
+        depth = f", depth_source={self.haze.depth_source}" if self.haze is not None else ""
+        self.get_logger().info(f"ready: mode={mode}, backend={self.processor.backend.name}{depth}, input "
                                f"{self._image_sub.topic_name} -> output {self._image_pub.topic_name}")
 
     # ------------------------------------------------------------------ start-up
+    def _check_depth_source(self, backend: str, conditioned: bool = True) -> None:
+        """``ParameterError`` when ``depth_source`` and the haze backend do not go together."""
+        reason = check_depth_source(self.values["depth_source"], backend, conditioned)
+        if reason:
+            raise params.ParameterError(f"parameter {reason} (backend={self.values['backend']!r}, "
+                                        f"model_path={self.values['model_path']!r})")
+
     def _apply_deprecated_use_depth(self) -> None:
         """Honour the old ``use_depth`` (true = ``depth_source: topic``) with a deprecation warning."""
         use_depth = params.declare_deprecated(self, "use_depth")
@@ -238,7 +251,10 @@ class HazeNode(Node):
         backend = self.processor.backend
         info = {"mode": self.mode, "backend": backend.name, "device": backend.device,
                 "input": self._image_sub.topic_name, "output": self._image_pub.topic_name,
-                "backend_notes": " | ".join(self.backend_notes)}
+                "backend_notes": " | ".join(self.backend_notes), "model_path": self.model.path,
+                "model_sha256": self.model.sha256}
+        if self.haze is not None:
+            info["depth_source"] = self.haze.depth_source
         self._diag_pub.publish(to_diagnostic_array(
             summary, f"{self.get_name()}: haze_ros {self.mode}", self.get_fully_qualified_name(), info,
             self.stats.last_drop, self.get_clock().now().to_msg()))

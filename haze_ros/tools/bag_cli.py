@@ -25,7 +25,7 @@ from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.params_file import package_params_file, read_params_file
 from haze_ros.core.types import Direction
-from haze_ros.hazing.depth_policy import DEPTH_SOURCES, TOPIC, DepthPolicy
+from haze_ros.hazing.depth_policy import DEPTH_SOURCES, TOPIC, DepthPolicy, paired_backend
 from haze_ros.hazing.sources import make_haze_source
 from haze_ros.ros.params import backend_knobs, runtime_options
 from haze_ros.tools import bag_io
@@ -53,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     depth = parser.add_argument_group("depth (haze mode)")
     depth.add_argument("--depth-source", choices=DEPTH_SOURCES,
                        help="topic: the aligned --depth-topic; flat_road: the depth-free approximation "
-                            "(physics backend); model: depth inferred by the learned haze backend "
-                            "(default: topic with --depth-topic, else depth_source of the params file)")
+                            "(both with the physics backend); model: depth inferred by the learned haze "
+                            "backend from the image (default: topic with --depth-topic, else depth_source "
+                            "of the params file). Without --backend, a depth choice given here picks its "
+                            "backend when the params file's does not fit: physics for topic/flat_road, "
+                            "model for model")
     depth.add_argument("--depth-topic", help="aligned depth image topic (32FC1 m or 16UC1), with "
                                              "--depth-source topic")
     depth.add_argument("--depth-tolerance", type=float, metavar="S",
@@ -93,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="airlight drawn per frame in [0.8, 1.0] per channel (by --seed)")
     parser.add_argument("--seed", type=int, help="seed of every random choice (default: haze.seed, 0)")
     parser.add_argument("--backend", default=None, choices=available_names(),
-                        help="processing backend (default: backend of the params file: physics for haze, "
-                             "dcp for dehaze)")
+                        help="processing backend (default: backend of the params file, see "
+                             "--depth-source for haze mode)")
     parser.add_argument("--model", default=None, metavar="PATH", help="model file for learned backends "
                                                                       "(default: model_path, '' = the "
                                                                       "shipped model)")
@@ -183,6 +186,8 @@ def job_from_args(args: argparse.Namespace, argv: List[str]) -> BagJob:
     depth_source, policy, tolerance = _depth_options(args, values) if direction == Direction.HAZE \
         else (None, None, 0.0)
     backend = args.backend or values["backend"]
+    if direction == Direction.HAZE and args.backend is None and (args.depth_source or args.depth_topic):
+        backend = paired_backend(depth_source, backend)  # the command line's depth choice picks it
     model = args.model if args.model is not None else values["model_path"]
     device = args.device if args.device is not None else values["device"]
     return BagJob(

@@ -25,13 +25,12 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from haze_ros import __version__
 from haze_ros.backends.factory import create_backend
-from haze_ros.backends.model_files import resolve_model
-from haze_ros.core.backend import BackendError, BackendSpec
+from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
-from haze_ros.export.metadata import sha256_file
 from haze_ros.hazing import depth_policy as dp
 from haze_ros.hazing.record import HazeRecord, ns_to_sec_nanosec
+from haze_ros.ros.model_identity import model_identity
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import DepthMatcher, header_stamp_ns
 from haze_ros.tools.bag_frames import FrameCodec, FrameResult, FrameTask
@@ -138,22 +137,6 @@ class _Workers:
             codec.processor.backend.close()
 
 
-def _model_file(backend_name: str, model_path: str) -> Optional[str]:
-    """The model file a learned backend loaded (``model_path`` or the shipped model); None for classical."""
-    if backend_name in ("physics", "dcp"):
-        return None
-
-    try:
-        return str(resolve_model(model_path).path)
-    except BackendError:
-        return model_path or None
-
-
-def _model_sha256(path: Optional[str]) -> Optional[str]:
-    """SHA-256 of the model file, ``None`` without one."""
-    return sha256_file(path) if path and Path(path).is_file() else None
-
-
 def _depth_source(job: BagJob) -> str:
     """The job's ``depth_source`` (``None`` = ``topic`` with a depth topic, else ``flat_road``)."""
     return job.depth_source or (dp.TOPIC if job.depth_topic else dp.FLAT_ROAD)
@@ -170,6 +153,15 @@ def _check_depth(job: BagJob) -> None:
         raise bag_io.BagToolError(f"--depth-topic needs --depth-source topic (got {source!r})")
     if job.depth_topic and job.depth_policy is None:
         raise bag_io.BagToolError("a depth topic needs a depth policy (BagJob.depth_policy)")
+    if job.backend.direction == Direction.HAZE:  # the node's pairing rule, before any model is loaded
+        _check_pairing(source, job.backend.name)
+
+
+def _check_pairing(depth_source: str, backend: str, conditioned: bool = True) -> None:
+    """``BagToolError`` when ``depth_source`` and the haze backend do not go together (the node's rule)."""
+    reason = dp.check_depth_source(depth_source, backend, conditioned)
+    if reason:
+        raise bag_io.BagToolError(f"{reason} (haze_bag options: --depth-source, --backend, --model)")
 
 
 def _check_topics(bag: bag_io.InputBag, job: BagJob) -> Dict[str, str]:
@@ -203,12 +195,16 @@ class _Run:
         self.pending: Deque[tuple] = collections.deque()
         self.frame_index: Dict[str, int] = collections.defaultdict(int)
         self.workers = _Workers(job, bag.typestore)
-        self.backend_name = self.workers.first_codec.processor.backend.name
+        backend = self.workers.first_codec.processor.backend
+        self.backend_name = backend.name
         self.depth_source = _depth_source(job)
-        reason = dp.check_depth_source(self.depth_source, self.backend_name) if self.haze else None
-        if reason:
+        try:
+            if self.haze:
+                _check_pairing(self.depth_source, backend.name, bool(getattr(backend, "conditioned", False)))
+            self.model = model_identity(backend.name, job.backend.model_path)
+        except (bag_io.BagToolError, OSError):
             self.workers.close()
-            raise bag_io.BagToolError(reason)
+            raise
         self.depth = DepthMatcher(job.input_path, job.depth_topic, job.depth_tolerance_ns) \
             if job.depth_topic else None
 
@@ -261,7 +257,8 @@ class _Run:
             self.stats.depth_sources[label] += 1
         if task.params is not None:
             header = result.header or _bare_header(task.header_ns)
-            record = HazeRecord(task.params, self.backend_name, label, applied, result.reason or "")
+            record = HazeRecord(task.params, self.backend_name, label, applied, result.reason or "",
+                                self.model.sha256)
             companion = params_message(header, record)
             conn = self.out.new_connection(topic.rstrip("/") + PARAMS_SUFFIX, PARAMS_TYPE)
             self.out.write(conn, stamp, self.out.serialize_new(companion, PARAMS_TYPE))
@@ -300,12 +297,11 @@ def _bare_header(stamp_ns: int):
 def _summary(job: BagJob, run: _Run, seconds: float, storage: str) -> dict:
     stats = run.stats
     backend = run.workers.first_codec.processor.backend
-    model_file = _model_file(backend.name, job.backend.model_path)
     return {
         "tool": "haze_bag", "tool_version": __version__, "input": str(job.input_path),
         "output": str(job.output_path), "storage": storage, "mode": job.backend.direction.value,
         "backend": backend.describe(), "backend_notes": run.workers.notes,
-        "model_path": model_file, "model_sha256": _model_sha256(model_file),
+        "model_path": run.model.path or None, "model_sha256": run.model.sha256 or None,
         "seed": job.seed, "arguments": job.arguments, "topics": list(job.topics),
         "depth_source": run.depth_source, "depth_topic": job.depth_topic, "workers": job.workers,
         "messages_in": dict(stats.messages_in), "messages_out": dict(stats.messages_out),
