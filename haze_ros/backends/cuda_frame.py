@@ -1,9 +1,10 @@
 """The on-device frame path shared by the GPU backends (PyTorch CUDA, TensorRT).
 
-One host→device copy from pinned memory, then normalise, pad, infer, unpad, clamp and quantise on
-the GPU, then one device→host copy into pinned memory: no host round trips between stages. Torch
-owns the CUDA context, the stream and all device memory (so no pycuda). ``torch`` is imported by
-the caller's backend; this module is only imported by GPU backends.
+One host→device copy from pinned memory, then normalise, infer, clamp and quantise on the GPU, then
+one device→host copy into pinned memory: no host round trips between stages. The stages are the
+device twins of ``haze_ros.core.stages`` (same formulas; no padding either: the graphs pad
+themselves). Torch owns the CUDA context, the stream and all device memory (so no pycuda);
+``torch`` is imported inside the functions, so importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -13,43 +14,32 @@ from typing import Callable, Dict, Tuple
 import numpy as np
 
 
-def pad_to_multiple(batch, multiple: int):
-    """Pad a ``(B, C, H, W)`` tensor at the bottom/right to multiples of ``multiple``.
-
-    Reflect padding; replicate where the frame is too small to reflect. Returns the padded tensor.
-    """
-    import torch.nn.functional as functional
-
-    h, w = batch.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if not (pad_h or pad_w):
-        return batch
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return functional.pad(batch, (0, pad_w, 0, pad_h), mode=mode)
-
-
 def frame_to_batch(frame, wide: bool):
     """``(H, W, 3)`` uint8 tensor → ``(1, 3, H, W)`` float32 in [0, 1], on the frame's device.
 
-    With ``wide`` the tensor is int16 holding uint16 bit patterns (0..65535).
+    x / full scale (``core.stages.to_unit_float`` on the device). With ``wide`` the tensor is int16
+    holding uint16 bit patterns (0..65535).
     """
     import torch
 
     if wide:  # int16 bit pattern → 0..65535
         frame = frame.to(torch.int32) & 0xFFFF
     scale = 65535.0 if wide else 255.0
-    return frame.permute(2, 0, 1).unsqueeze(0).float().mul_(1.0 / scale)
+    return frame.permute(2, 0, 1).unsqueeze(0).float().div_(scale)
 
 
 def batch_to_frame(out, height: int, width: int, wide: bool):
-    """``(1, 3, H', W')`` float [0, 1] → ``(height, width, 3)`` uint8 (int16 bits of uint16 if ``wide``).
+    """``(1, 3, height, width)`` float [0, 1] → ``(height, width, 3)`` uint8 (``wide``: uint16 bits in int16).
 
-    Crops to ``height`` × ``width``, clamps, scales and rounds half up, on the tensor's device.
+    Clamps, scales and rounds half up (``core.stages.quantise`` on the device); ``ValueError`` for
+    an output of another size.
     """
     import torch
 
+    if tuple(out.shape) != (1, 3, height, width):
+        raise ValueError(f"the graph returned {tuple(out.shape)} for a {height}x{width} frame")
     scale = 65535.0 if wide else 255.0
-    out = out[..., :height, :width].float().clamp(0.0, 1.0).mul_(scale).add_(0.5)
+    out = out.float().clamp(0.0, 1.0).mul_(scale).add_(0.5)
     out = out[0].permute(1, 2, 0)
     return out.to(torch.int32).to(torch.int16) if wide else out.to(torch.uint8)
 
@@ -60,16 +50,14 @@ class CudaFramePath:
     Args:
         device: a ``torch.device`` (CUDA).
         stream: the ``torch.cuda.Stream`` all work is queued on.
-        infer: ``(1, 3, H', W')`` float32 [0, 1] CUDA tensor → same shape (H', W' multiples of
-            ``size_multiple``); called inside ``torch.cuda.stream(stream)``.
-        size_multiple: padding multiple applied before ``infer``.
+        infer: ``(1, 3, H, W)`` float32 [0, 1] CUDA tensor (+ ``inputs``) → same shape, any H and W;
+            called inside ``torch.cuda.stream(stream)``.
     """
 
-    def __init__(self, device, stream, infer: Callable, size_multiple: int = 1) -> None:
+    def __init__(self, device, stream, infer: Callable) -> None:
         self.device = device
         self.stream = stream
         self.infer = infer
-        self.size_multiple = max(1, int(size_multiple))
         self._pinned: Dict[Tuple, object] = {}
 
     def _host_buffers(self, shape, dtype):
@@ -105,7 +93,7 @@ class CudaFramePath:
             if reversed_channels:
                 frame = frame.flip(2)
             batch = frame_to_batch(frame, wide)
-            out = self.infer(pad_to_multiple(batch, self.size_multiple), *inputs)
+            out = self.infer(batch, *inputs)
             host_out.copy_(batch_to_frame(out, h, w, wide), non_blocking=True)
         self.stream.synchronize()
         result = host_out.numpy().copy()

@@ -82,7 +82,7 @@ class TensorRTBackend(Backend):
         min_shape = self._engine.get_tensor_profile_shape(self._input_name, 0)[0]
         self.min_hw = (int(min_shape[2]), int(min_shape[3]))  # smallest frame the profile accepts
         self._stream = torch.cuda.Stream(self._device)
-        self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor, 1)
+        self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor)
         LOG.info("TensorRT %s engine %s (%s) on %s", trt.__version__, self.engine_path, self.engine_source,
                  self.device)
 

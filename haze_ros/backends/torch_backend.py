@@ -88,8 +88,7 @@ class TorchBackend(Backend):
         self._frame_path = None
         if on_cuda:
             self._stream = torch.cuda.Stream(self._device)
-            self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor,
-                                             self.size_multiple)
+            self._frame_path = CudaFramePath(self._device, self._stream, self._infer_tensor)
 
     def _load(self, spec):
         model = resolve_model(spec.model_path)

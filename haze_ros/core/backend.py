@@ -7,13 +7,12 @@ Two levels:
 
 * ``infer(batch, conditions)``: the abstract contract — ``(B, 3, H, W)`` float32 in ``[0, 1]`` in,
   same shape and range out (numpy for CPU backends; a ``torch.Tensor`` on the backend's device is
-  accepted and returned by torch-based backends). The batch's H and W are multiples of
-  ``size_multiple`` (the caller pads).
+  accepted and returned by torch-based backends). Any H and W: the learned graphs pad to their
+  size multiple and crop back themselves (one policy, replicate; see ``haze_ros.core.stages``).
 * ``process_frame(rgb, conditions)``: one ``(H, W, 3)`` RGB frame, ``uint8`` or ``uint16``, any size,
-  in and out (same dtype and size). The default implementation normalises, pads to
-  ``size_multiple`` (reflect), calls ``infer``, unpads, clamps and quantises on the CPU. Backends
-  override it to keep the whole path on their device (GPU) or to skip the NCHW round trip
-  (classical methods).
+  in and out (same dtype and size). The default implementation is ``core.stages``' normalise →
+  ``infer`` → quantise, on the CPU. Backends override it to keep the whole path on their device
+  (GPU, ``backends.cuda_frame``) or to skip the NCHW round trip (classical methods).
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from haze_ros.core.stages import from_batch, to_batch
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 
 
@@ -62,12 +62,10 @@ class Backend(abc.ABC):
             ``"tensorrt"``.
         device: where it runs, e.g. ``"cpu"``, ``"cuda:0"``.
         direction: the translation it performs.
-        size_multiple: H and W given to ``infer`` must be multiples of this (1 = any size).
     """
 
     name: str = "abstract"
     device: str = "cpu"
-    size_multiple: int = 1
 
     def __init__(self, direction: Direction) -> None:
         self.direction = Direction(direction)
@@ -78,18 +76,11 @@ class Backend(abc.ABC):
 
     def process_frame(self, rgb: np.ndarray, conditions: Optional[FrameConditions] = None) -> np.ndarray:
         """Translate one ``(H, W, 3)`` RGB ``uint8``/``uint16`` frame; returns the same dtype and shape."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an (H, W, 3) frame, got shape {rgb.shape}")
-        scale = float(np.iinfo(rgb.dtype).max)
-        h, w = rgb.shape[:2]
-        batch = (rgb.astype(np.float32) * np.float32(1.0 / scale)).transpose(2, 0, 1)[None]
-        m = self.size_multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
-        out = np.asarray(self.infer(np.ascontiguousarray(batch), conditions))[0, :, :h, :w]
-        out = np.clip(out.transpose(1, 2, 0), 0.0, 1.0) * np.float32(scale) + np.float32(0.5)
-        return out.astype(rgb.dtype)
+        batch = to_batch(rgb)
+        out = np.asarray(self.infer(batch, conditions))
+        if out.shape != batch.shape:
+            raise ValueError(f"backend {self.name!r} returned {out.shape} for a {batch.shape} batch")
+        return from_batch(out, rgb.dtype)
 
     def warm_up(self, height: int, width: int) -> None:
         """Run one frame so that lazy initialisation (allocations, autotuning) happens at start-up.
@@ -113,8 +104,7 @@ class Backend(abc.ABC):
 
     def describe(self) -> dict:
         """Plain-value description for logs and diagnostics."""
-        return {"backend": self.name, "device": self.device, "direction": self.direction.value,
-                "size_multiple": self.size_multiple}
+        return {"backend": self.name, "device": self.device, "direction": self.direction.value}
 
     def close(self) -> None:
         """Release runtime resources (sessions, engines, device memory). Idempotent."""

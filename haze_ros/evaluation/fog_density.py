@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from haze_ros.evaluation.images import to_unit_float
+from haze_ros.core.stages import to_unit_float
 from haze_ros.physics import dark_channel as dcp
 
 METRIC_NAME = "dark-channel haze opacity (no-reference; not FADE)"

@@ -67,14 +67,3 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
     if not ok:
         raise OSError(f"{path}: JPEG encoding failed")
     encoded.tofile(str(path))
-
-
-def to_unit_float(rgb: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` uint8/uint16 → float32 in [0, 1] (divided by the dtype's maximum)."""
-    return rgb.astype(np.float32) * np.float32(1.0 / np.iinfo(rgb.dtype).max)
-
-
-def from_unit_float(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float image in [0, 1] (clipped) → ``dtype`` (uint8/uint16), rounded to nearest."""
-    peak = float(np.iinfo(dtype).max)
-    return (np.clip(image, 0.0, 1.0) * np.float32(peak) + np.float32(0.5)).astype(dtype)

@@ -1,7 +1,7 @@
 """Export a one-direction translator to ONNX, check it, and compare ONNX Runtime against PyTorch.
 
 The graph takes and returns ``(B, 3, H, W)`` float32 RGB in [0, 1] with dynamic B, H and W; the
-translator's own padding to its size multiple (reflect) and the final crop are part of the graph,
+translator's own padding to its size multiple (replicate) and the final crop are part of the graph,
 so any frame size is accepted. Export uses PyTorch's TorchScript-based exporter (``dynamo=False``):
 it needs no ``onnxscript`` and produces byte-identical files for identical inputs.
 """
@@ -18,6 +18,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from haze_ros.core.files import atomic_write_bytes
+from haze_ros.core.stages import to_batch
 from haze_ros.core.types import Direction
 from haze_ros.export import metadata as md
 from haze_ros.export.onnx_session import make_session
@@ -223,11 +224,7 @@ def export_checkpoint(checkpoint: Union[str, Path], direction: Union[str, Direct
 
 def frames_to_batches(frames: Iterable[np.ndarray]) -> List[np.ndarray]:
     """``(H, W, 3)`` uint8/uint16 RGB frames → ``(1, 3, H, W)`` float32 [0, 1] batches."""
-    batches = []
-    for frame in frames:
-        scale = np.float32(1.0 / np.iinfo(frame.dtype).max)
-        batches.append(np.ascontiguousarray((frame.astype(np.float32) * scale).transpose(2, 0, 1)[None]))
-    return batches
+    return [to_batch(frame) for frame in frames]
 
 
 def check_parity(onnx_path: Union[str, Path], module, batches: Sequence[np.ndarray],

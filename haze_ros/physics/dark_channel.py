@@ -25,7 +25,8 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from haze_ros.physics.scattering import as_airlight, full_scale, recover_radiance
+from haze_ros.core.stages import full_scale, to_unit_float
+from haze_ros.physics.scattering import as_airlight, recover_radiance
 
 
 @dataclass(frozen=True)
@@ -74,17 +75,6 @@ def validate_params(params: DarkChannelParams) -> None:
                              f"must be {valid}")
 
 
-def to_unit_float(image: np.ndarray) -> np.ndarray:
-    """``(H, W, C)`` uint8 / uint16 / float image → contiguous float32 in [0, 1] (same scale)."""
-    scale = full_scale(image.dtype)
-    image = np.ascontiguousarray(image)
-    if image.dtype == np.float32:
-        return image
-    if image.ndim == 2:
-        return cv2.multiply(image, 1.0 / scale, dtype=cv2.CV_32F)
-    return cv2.multiply(image, (1.0 / scale,) * 3 + (0.0,), dtype=cv2.CV_32F)
-
-
 def dark_channel(image: np.ndarray, patch: int) -> np.ndarray:
     """Dark channel: min over channels, then over a ``patch`` × ``patch`` window (rectangular erosion).
 
@@ -131,7 +121,7 @@ def estimate_airlight(image: np.ndarray, dark: np.ndarray, fraction: float = 0.0
     if intensity is None:
         intensity = cv2.cvtColor(to_unit_float(image), cv2.COLOR_RGB2GRAY)
     _, _, _, (col, row) = cv2.minMaxLoc(intensity, mask=candidates)
-    return image[row, col].astype(np.float32) / np.float32(full_scale(image.dtype))
+    return np.array(to_unit_float(image[row, col]))  # a copy, never a view of the image
 
 
 def raw_transmission(image: np.ndarray, airlight: np.ndarray, patch: int, omega: float,

@@ -18,22 +18,13 @@ from typing import Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from haze_ros.core.stages import full_scale
 from haze_ros.core.types import beta_to_visibility, visibility_to_beta  # noqa: F401 (re-export)
 
 AirlightLike = Union[float, Sequence[float]]
 
 _CV_DEPTH = {np.dtype(np.uint8): cv2.CV_8U, np.dtype(np.uint16): cv2.CV_16U,
              np.dtype(np.float32): cv2.CV_32F}
-
-
-def full_scale(dtype: np.dtype) -> float:
-    """Value that stands for 1.0: 255 for uint8, 65535 for uint16, 1.0 for floats."""
-    dtype = np.dtype(dtype)
-    if dtype == np.uint8 or dtype == np.uint16:
-        return float(np.iinfo(dtype).max)
-    if dtype.kind == "f":
-        return 1.0
-    raise ValueError(f"unsupported image dtype {dtype}; use uint8, uint16, float32 or float64")
 
 
 def as_airlight(airlight: AirlightLike) -> Tuple[float, float, float]:
