@@ -40,8 +40,9 @@ from haze_ros.backends.tensorrt_backend import TensorRTBackend
 from haze_ros.backends.torch_backend import TorchBackend
 from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor, ProcessorConfig
+from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.export.metadata import ModelMetadata
-from haze_ros.export.onnx_export import export_translator
+from haze_ros.export.onnx_export import export_translator, module_io_metadata
 from haze_ros.networks.config import preset_config
 
 LOG = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _load_module(preset: str, checkpoint: Optional[str], direction: str):
     """(translator, note): the checkpoint's weights, or seeded random weights for latency only."""
     import torch
 
-    from haze_ros.networks.translator import OneDirectionTranslator
+    from haze_ros.networks.translator import build_translator
 
     if checkpoint and Path(checkpoint).with_suffix(".safetensors").is_file():
         from haze_ros.networks.loading import load_translator
@@ -126,7 +127,7 @@ def _load_module(preset: str, checkpoint: Optional[str], direction: str):
         if module.preset == preset:
             return module, f"trained weights ({Path(checkpoint).name})"
     torch.manual_seed(0)
-    return OneDirectionTranslator(preset_config(preset), direction).eval(), "random weights, latency only"
+    return build_translator(preset_config(preset), direction).eval(), "random weights, latency only"
 
 
 def _default_checkpoint(preset: str) -> Optional[str]:
@@ -168,7 +169,7 @@ def _make_backend(name: str, module, direction: str, workdir: Path, sizes, engin
     onnx_path = workdir / f"{module.preset}_{direction}.onnx"
     if not onnx_path.exists():
         metadata = ModelMetadata(direction=direction, size_multiple=module.size_multiple,
-                                 preset=module.preset)
+                                 preset=module.preset, **module_io_metadata(module))
         export_translator(module, onnx_path, metadata)
     if name == "onnxruntime":
         spec = BackendSpec("onnxruntime", direction, str(onnx_path), "cpu")
@@ -231,7 +232,10 @@ def _frame(size, seed: int = 0) -> np.ndarray:
 
 def bench_backend(backend, name: str, size, runs: int, warmup: int, budget_s: float, preset: str,
                   notes: List[str]) -> List[Dict]:
-    """Two rows (model, node_e2e) for one backend at one (width, height)."""
+    """Two rows (model, node_e2e) for one backend at one (width, height).
+
+    Haze backends get a 150 m visibility per frame (the learned haze graph takes V and A as inputs).
+    """
     cuda = str(backend.device).startswith("cuda")
     frame = _frame(size)
     batch = (frame[:, :, ::-1].astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
@@ -241,9 +245,14 @@ def bench_backend(backend, name: str, size, runs: int, warmup: int, budget_s: fl
 
         batch = torch.from_numpy(batch).to(backend.device)
     rows = []
+    haze = HazeParams(visibility_to_beta(150.0)) if backend.direction == Direction.HAZE else None
     processor = FrameProcessor(backend, ProcessorConfig(max_pixels=8192 * 8192))
-    for case, call in ((f"{preset} model", lambda: backend.infer(batch)),
-                       (f"{preset} node_e2e", lambda: processor.process(frame, "bgr8"))):
+
+    def conditions() -> FrameConditions:
+        return FrameConditions(haze=haze)
+
+    for case, call in ((f"{preset} model", lambda: backend.infer(batch, conditions())),
+                       (f"{preset} node_e2e", lambda: processor.process(frame, "bgr8", conditions()))):
         with MemoryProbe(cuda) as probe:
             times, capped = _time_calls(call, runs, warmup, sync, budget_s)
         capped_note = f"time-capped at {times.size} frames ({budget_s:.0f} s budget)" if capped else ""
