@@ -1,13 +1,29 @@
 """``haze_demo``: the package's main job on the shipped bag, end to end over DDS, in about 30 s.
 
-    haze_demo [--mode both|haze|dehaze] [--out DIR]       (./scripts/demo.sh runs this)
+    haze_demo [--mode both|haze|dehaze] [--depth-source model|flat_road] [--out DIR]
+                                                          (./scripts/demo.sh runs this)
 
 * ``both`` (default): replay of ``data/demo/demo_bag`` (10 clear Udacity highway frames, JPEG) →
-  ``haze_node`` in haze mode (physics, eq. (1), depth-free flat-road approximation) → a second
-  ``haze_node`` in dehaze mode (dark channel prior) → ``haze_record``. Picture: input | hazed | dehazed.
-* ``haze``: replay → haze node → recorder. Picture: input | hazed.
-* ``dehaze``: the bag is first hazed offline with the bag tool (``haze_bag`` pipeline), then that
-  hazy bag is replayed into the dehaze node. Picture: clear | hazy | dehazed.
+  ``haze_node`` in haze mode → a second ``haze_node`` in dehaze mode (``--dehaze-backend``, default
+  ``model``: the shipped learned model on the fastest runtime; ``dcp`` is the dark channel prior) →
+  ``haze_record``. The haze (eq. (1), ``--visibility`` default 150 m) takes its depth from
+  ``--depth-source``: ``model`` (default) = inferred from the image by the learned haze backend
+  (``backend: model``, ``depth_source: model``), so contrast falls with distance and what stands
+  above the horizon stays visible; ``flat_road`` = the physics backend's depth-free flat-road
+  approximation, where everything above the horizon is infinitely far and becomes the airlight.
+  Picture with ``model``: input | flat road | learned depth | dehazed, the flat-road column made
+  from the same frames by ``haze_bag`` (the node's pipeline); with ``flat_road``: input | hazed |
+  dehazed (``--depth-source flat_road --visibility 80 --dehaze-backend dcp`` is the former default).
+* ``haze``: replay → haze node → recorder. Picture: input | (flat road |) hazed.
+* ``dehaze``: the bag is first hazed offline with the bag tool (``haze_bag`` pipeline, the same
+  ``--depth-source``), then that hazy bag is replayed into the dehaze node. Picture: clear | hazy |
+  dehazed.
+
+``--model PATH`` gives both learned nodes a model file (default: the shipped ``models/edge``).
+Learned depth needs a physics-generator model (one whose haze takes visibility and airlight); with
+a model that is not one, the demo says so and falls back to ``flat_road``. ``summary.json``
+records, per haze column, how uniform the rows above the horizon are (``above_horizon``: grey-level
+standard deviation and the fraction of pixels at the airlight).
 
 Every node, the replay and the recorder run as separate processes on a private ROS domain
 (``ROS_DOMAIN_ID``, overridable with ``HAZE_DEMO_DOMAIN_ID``) with the Fast DDS shared-memory
@@ -31,13 +47,20 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from haze_ros.backends.model_files import resolve_model
+from haze_ros.core.backend import BackendError
 from haze_ros.core.exit_status import StopSignals, deferred_signals, exit_status_for
+from haze_ros.core.types import Direction
+from haze_ros.export.metadata import MetadataError, read_onnx_metadata
 from haze_ros.tools import bag_io, demo_report
 from haze_ros.tools.bag_cli import main as haze_bag
 
 NS = "/demo/camera"
 TOPIC_IN = f"{NS}/image_raw/compressed"
 HAZED, DEHAZED = f"{NS}/image_hazed", f"{NS}/image_dehazed"
+DEPTH_SOURCES = ("model", "flat_road")
+CLASSICAL = ("dcp", "physics")
+LABELS = {"model": "learned depth (model)", "flat_road": "flat road (physics)"}
 
 
 def package_path(*parts: str) -> Path:
@@ -111,13 +134,63 @@ def node_cmd(mode: str, args, input_transport: str, remaps: List[str]) -> List[s
            "-p", f"input_transport:={input_transport}", "-r", f"__ns:={NS}",
            "-r", f"__node:={'haze_node' if mode == 'haze' else 'dehaze_node'}"]
     if mode == "haze":
-        cmd += ["-p", f"haze.visibility_m:={args.visibility}",
-                "-p", f"depth_free.horizon_row:={float(args.horizon_row)}"]
+        cmd += ["-p", f"haze.visibility_m:={float(args.visibility)}",
+                "-p", f"depth_source:={args.depth_source}"]
+        if args.depth_source == "model":
+            cmd += ["-p", "backend:=model"] + _model_parameter(args)
+        else:
+            cmd += ["-p", "backend:=physics", "-p", f"depth_free.horizon_row:={float(args.horizon_row)}"]
     else:
         cmd += ["-p", f"backend:={args.dehaze_backend}"]
+        if args.dehaze_backend not in CLASSICAL:
+            cmd += _model_parameter(args)
     for remap in remaps:
         cmd += ["-r", remap]
     return cmd
+
+
+def _model_parameter(args) -> List[str]:
+    """``-p model_path:=...`` for ``--model`` (nothing: the params file's, i.e. the shipped model)."""
+    return ["-p", f"model_path:={args.model}"] if args.model else []
+
+
+def learned_depth_problem(model_path: str) -> Optional[str]:
+    """Why ``model_path`` ('' = shipped) cannot make learned-depth haze; ``None`` if it can (or cannot tell).
+
+    A checkpoint must have the physics generator (``model.architecture.generator``), an ONNX file
+    haze inputs (visibility, airlight); a TensorRT engine is left to the node to check. A missing
+    or invalid file is left to the node too (it stops naming ``model_path``).
+    """
+    try:
+        model = resolve_model(model_path)
+        if model.kind == "checkpoint":
+            meta = json.loads(model.path.with_suffix(".json").read_text())
+            generator = meta.get("model", {}).get("architecture", {}).get("generator", "pixel")
+            if generator != "physics":
+                return f"{model.path} has a {generator!r} generator, not the physics generator"
+        elif model.kind == "onnx" and not read_onnx_metadata(model.path, Direction.HAZE).conditions:
+            return f"{model.path} is an unconditioned haze graph"
+    except (BackendError, MetadataError, OSError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def haze_bag_args(args, source: Path, target: Path, depth_source: str) -> List[str]:
+    """``haze_bag`` command line that hazes ``source`` into ``target`` as the demo's haze node would."""
+    cmd = [str(source), str(target), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
+           str(float(args.visibility)), "--depth-source", depth_source, "--overwrite", "--no-progress"]
+    if depth_source == "model":
+        return cmd + ["--backend", "model"] + (["--model", args.model] if args.model else [])
+    return cmd + ["--backend", "physics", "--horizon-row", str(float(args.horizon_row))]
+
+
+def _haze_offline(args, source: Path, target: Path, depth_source: str, stop: Optional[StopSignals]) -> Path:
+    code = haze_bag(haze_bag_args(args, source, target, depth_source))
+    if stop is not None:
+        stop.raise_for_status(code)
+    if code != 0:
+        raise RuntimeError(f"haze_bag could not haze the demo bag ({depth_source})")
+    return target
 
 
 def wait_subscribers(topic_counts: Dict[str, int], env: Dict[str, str], timeout_s: float) -> bool:
@@ -157,15 +230,14 @@ def prepare_input(args, out: Path, stop: Optional[StopSignals] = None) -> Path:
     """
     if args.mode != "dehaze":
         return args.bag
-    hazy = out / "hazy_input"
-    code = haze_bag([str(args.bag), str(hazy), "--mode", "haze", "--topic", TOPIC_IN, "--visibility",
-                     str(args.visibility), "--horizon-row", str(args.horizon_row), "--overwrite",
-                     "--no-progress"])
-    if stop is not None:
-        stop.raise_for_status(code)
-    if code != 0:
-        raise RuntimeError("haze_bag could not haze the demo bag")
-    return hazy
+    return _haze_offline(args, args.bag, out / "hazy_input", args.depth_source, stop)
+
+
+def prepare_reference(args, out: Path, stop: Optional[StopSignals] = None) -> Optional[Path]:
+    """The flat-road haze of the input, for comparison next to learned depth (``None`` when not shown)."""
+    if args.mode == "dehaze" or args.depth_source != "model":
+        return None
+    return _haze_offline(args, args.bag, out / "flat_road", "flat_road", stop)
 
 
 def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
@@ -217,18 +289,24 @@ def _count(bag: Path, topic: str) -> int:
         return sum(c.msgcount for c in reader.connections if c.topic == topic)
 
 
-def summarise(args, out: Path, bag: Path, report: dict) -> dict:
-    """Picture + counts + latency from the input bag, the recorded bag and the replay report."""
+def summarise(args, out: Path, bag: Path, report: dict, reference: Optional[Path] = None) -> dict:
+    """Picture + counts + latency + above-horizon haze from the bags and the replay report."""
     recorded = out / "recorded"
     columns = [("input (clear)", demo_report.frames_by_stamp(args.bag, TOPIC_IN))]
+    hazy = {}  # label -> frames of each haze column
     if args.mode == "dehaze":
-        columns.append(("hazy (haze_bag)", demo_report.frames_by_stamp(bag, TOPIC_IN)))
+        hazy[f"hazy: {LABELS[args.depth_source]}"] = demo_report.frames_by_stamp(bag, TOPIC_IN)
+    if reference is not None:
+        hazy[LABELS["flat_road"]] = demo_report.frames_by_stamp(reference, TOPIC_IN)
     outputs = [t for t in (HAZED, DEHAZED) if args.mode == "both" or (t == HAZED) == (args.mode == "haze")]
-    for topic in outputs:
-        label = "hazed (haze_node)" if topic == HAZED else f"dehazed (haze_node, {args.dehaze_backend})"
-        columns.append((label, demo_report.frames_by_stamp(recorded, topic)))
+    if HAZED in outputs:
+        hazy[LABELS[args.depth_source]] = demo_report.frames_by_stamp(recorded, HAZED)
+    columns += list(hazy.items())
+    if DEHAZED in outputs:
+        columns.append((f"dehazed ({args.dehaze_backend})", demo_report.frames_by_stamp(recorded, DEHAZED)))
     stamps = sorted(columns[0][1])
     picture = demo_report.side_by_side(columns, stamps, out / "side_by_side.png")
+    above = {label: demo_report.above_horizon(frames, args.horizon_row) for label, frames in hazy.items()}
     published = {p["header_stamp_ns"]: p["wall_ns"] for p in report["publications"] if p["topic"] == TOPIC_IN}
     per_topic = {}
     for topic in outputs:
@@ -237,6 +315,9 @@ def summarise(args, out: Path, bag: Path, report: dict) -> dict:
         per_topic[topic] = {"frames_out": len(received), "dropped": len(published) - len(received),
                             "latency_ms": demo_report.percentiles(latency)}
     return {"mode": args.mode, "input_bag": str(bag), "frames_in": len(published),
+            "depth_source": args.depth_source, "visibility_m": float(args.visibility),
+            "dehaze_backend": args.dehaze_backend, "model": args.model or "(shipped)",
+            "columns": [label for label, _frames in columns], "above_horizon": above,
             "replay_rate_msgs_per_s": report["achieved_rate_msgs_per_s"], "outputs": per_topic,
             "recorded_bag": str(recorded), "picture": str(picture), "domain_id": None}
 
@@ -252,12 +333,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--bag", type=Path, default=None,
                         help="bag to replay (default: the shipped demo bag)")
     parser.add_argument("--rate", type=float, default=0.5, help="replay speed (default 0.5: 5 frames/s)")
-    parser.add_argument("--visibility", type=float, default=80.0,
-                        help="haze visibility in metres (default 80)")
+    parser.add_argument("--depth-source", choices=DEPTH_SOURCES, default="model",
+                        help="depth of the haze: model = inferred from the image by the learned model "
+                             "(default), flat_road = the depth-free flat-road approximation")
+    parser.add_argument("--visibility", type=float, default=150.0,
+                        help="haze visibility in metres (default 150)")
     parser.add_argument("--horizon-row", type=float, default=320.0,
-                        help="horizon row in pixels for the depth-free haze (default 320: the shipped "
-                             "960x540 Udacity frames' vanishing point)")
-    parser.add_argument("--dehaze-backend", default="dcp", help="dehaze node backend (dcp, auto, model ...)")
+                        help="horizon row in pixels for the depth-free haze and the above-horizon figures "
+                             "(default 320: the shipped 960x540 Udacity frames' vanishing point)")
+    parser.add_argument("--dehaze-backend", default="model",
+                        help="dehaze node backend (default model: the learned model on the fastest runtime; "
+                             "dcp, auto, torch, onnxruntime ...)")
+    parser.add_argument("--model", default="", metavar="PATH",
+                        help="model file of the learned nodes (default: the shipped models/edge)")
     parser.add_argument("--timeout", type=float, default=60.0, help="longest wait for each step, seconds")
     args = parser.parse_args(argv)
     args.bag = args.bag or package_path("data", "demo", "demo_bag")
@@ -278,19 +366,30 @@ def _run_demo(args, stop: StopSignals) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = demo_env()
     started = time.monotonic()
+    problem = learned_depth_problem(args.model) if args.depth_source == "model" else None
+    if problem:
+        print(f"haze_demo: note: no learned depth: {problem} (its haze ignores visibility and airlight); "
+              "showing --depth-source flat_road (pass --model with a physics checkpoint)", file=sys.stderr)
+        args.depth_source = "flat_road"
     try:
         bag = prepare_input(args, out, stop)
+        reference = prepare_reference(args, out, stop)
         report = run_graph(args, out, bag, env)
-        summary = summarise(args, out, bag, report)
+        summary = summarise(args, out, bag, report, reference)
     except (RuntimeError, subprocess.TimeoutExpired, bag_io.BagToolError) as exc:
         print(f"haze_demo: failed: {exc}", file=sys.stderr)
         return 1
     stop.hold()  # the demo is done: a signal from here on does not change the result
     summary["domain_id"] = int(env["ROS_DOMAIN_ID"])
     summary["wall_time_s"] = round(time.monotonic() - started, 1)
+    summary["note"] = problem or ""
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"haze_demo ({args.mode}): {summary['frames_in']} frames replayed over DDS "
-          f"(domain {summary['domain_id']}) in {summary['wall_time_s']} s")
+    print(f"haze_demo ({args.mode}, depth {args.depth_source}, {args.visibility:g} m): "
+          f"{summary['frames_in']} frames replayed over DDS (domain {summary['domain_id']}) in "
+          f"{summary['wall_time_s']} s")
+    for label, row in summary["above_horizon"].items():
+        print(f"  above the horizon, {label}: grey std {row['grey_std']}, saturated fraction "
+              f"{row['saturated_fraction']} (pixels at the airlight)")
     for topic, row in summary["outputs"].items():
         lat = row["latency_ms"]
         print(f"  {topic}: {row['frames_out']}/{summary['frames_in']} frames out, {row['dropped']} dropped, "

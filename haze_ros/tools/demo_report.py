@@ -69,6 +69,32 @@ def side_by_side(columns: Sequence[tuple], stamps: Sequence[int], path: Path, ro
     return path
 
 
+def above_horizon(frames: Dict[int, np.ndarray], horizon_row: float, margin: int = 20,
+                  level: int = 247) -> dict:
+    """How much of the scene survives above the horizon: the rows ``[0, horizon_row − margin)``.
+
+    Args:
+        frames: stamp → BGR uint8 frame of one haze column.
+        horizon_row: horizon row in pixels of these frames.
+        margin: rows left out just above the horizon (the flat-road depth is finite there).
+        level: a pixel whose three channels are all ≥ this counts as the (white) airlight.
+
+    Returns ``{"rows": r, "grey_std": s, "saturated_fraction": f}``, the means over the frames of the
+    grey-level standard deviation of those rows (0 = one uniform wall) and of the fraction of their
+    pixels at the airlight.
+    """
+    rows = max(1, int(horizon_row) - margin)
+    stds, saturated = [], []
+    for bgr in frames.values():
+        region = bgr[:rows]
+        stds.append(float(region.mean(axis=2).std()))
+        saturated.append(float((region.min(axis=2) >= level).mean()))
+    if not stds:
+        return {"rows": rows, "grey_std": None, "saturated_fraction": None}
+    return {"rows": rows, "grey_std": round(float(np.mean(stds)), 2),
+            "saturated_fraction": round(float(np.mean(saturated)), 4)}
+
+
 def latency_ms(published: Dict[int, int], received: Dict[int, int]) -> List[float]:
     """Per frame (stamps in both) receive − publish, milliseconds."""
     return [(received[s] - published[s]) / 1e6 for s in published if s in received]
