@@ -43,7 +43,6 @@ import numpy as np
 from haze_ros.core.stages import to_unit_float
 from haze_ros.physics import dark_channel as dcp
 
-METRIC_NAME = "dark-channel haze opacity (no-reference; not FADE)"
 WORKING_WIDTH = 640
 PATCH_SIZE = 15
 

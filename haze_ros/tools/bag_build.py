@@ -16,6 +16,7 @@ import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Writer
 
+from haze_ros.hazing.record import ns_to_sec_nanosec
 from haze_ros.tools.bag_io import STORAGES, ros2_typestore
 
 _NO_TIME = QosTime(sec=0, nsec=0)
@@ -60,9 +61,9 @@ class BagContents:
 
 
 def _header(types, stamp_ns: int, frame_id: str):
-    return types["std_msgs/msg/Header"](
-        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-        frame_id=frame_id)
+    sec, nanosec = ns_to_sec_nanosec(stamp_ns)
+    return types["std_msgs/msg/Header"](stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                                        frame_id=frame_id)
 
 
 def image_message(types, bgr: np.ndarray, stamp_ns: int, stream: CameraStream):
