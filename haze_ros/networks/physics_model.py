@@ -6,11 +6,15 @@ Paper symbols → code (domain I = ``hazy``, J = ``clear``, as :mod:`haze_ros.ne
   frame average-pooled by ``input_stride`` (s) plus its dark channel, so the whole network runs at
   H/s and below; the posterior is q(z|x) = N(E_μ(x), I) as in the pixel model (eqs. 8–10).
 * G_J (the dehazing generator): ``decoder_shared`` then ``decoder_clear``, a map decoder that
-  predicts the transmission t at H/s, and ``airlight_clear``, a global head for the airlight A and
-  a small bounded colour correction c (per channel, for what eq. (1) cannot express: a colour
-  cast of the scene light). The clear image is recomposed at full resolution from the input I by
-  the inverse of eq. (1): J = (I − A) / max(t↑, t0) + A + c, with t↑ the fast guided filter
-  upsampling of t on the full-resolution input (He & Sun 2015).
+  predicts the transmission t and a keep weight k at H/s, and ``airlight_clear``, a global head
+  for the airlight A and a small bounded colour correction c (per channel). The clear image is
+  recomposed at full resolution from the input I by the inverse of eq. (1),
+  J₁ = (I − A) / max(t↑, t0) + A + c, with t↑ the fast guided filter upsampling of t on the
+  full-resolution input (He & Sun 2015). Where eq. (1) cannot give the scene back (the sky, whose
+  radiance the haze has erased: t ≈ 0 there, and 1/t amplifies every error and every JPEG block)
+  the output keeps the input instead: J = J₁ + k↑·(I − J₁), k ∈ [0, 1] (guided too). The output is
+  a convex blend of the eq. (1) inverse and the input itself, so no region can be painted with
+  something that is in neither.
 * G_I (the haze generator): ``decoder_shared`` then ``decoder_hazy``, a map decoder that predicts
   the scene depth d in metres (log-depth) at H/s. Haze is made for a requested scattering
   coefficient β = 3/V [1/m] and airlight A by eq. (1): t = exp(−β·d), t↑ guided on J,
@@ -38,6 +42,7 @@ from haze_ros.networks.range import to_network_range
 from haze_ros.networks.vae import DomainEncoder, SharedResBlocks
 
 DOMAINS = ("hazy", "clear")
+GLOBAL_OUTPUTS = 6  # A (3), c (3)
 DARK_PATCH = 3                # dark-channel patch at map resolution (≈ 12 px of the frame at s = 4)
 
 
@@ -146,10 +151,10 @@ class AirlightHead(nn.Module):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
         c = cfg.latent_channels
-        self.mlp = nn.Sequential(nn.Linear(2 * c, c), nn.ReLU(inplace=True), nn.Linear(c, 6))
+        self.mlp = nn.Sequential(nn.Linear(2 * c, c), nn.ReLU(inplace=True), nn.Linear(c, GLOBAL_OUTPUTS))
         with torch.no_grad():
             self.mlp[-1].bias.zero_()
-            self.mlp[-1].bias[:3] = 2.0  # start near A = 0.88 (bright haze), c = 0
+            self.mlp[-1].bias[:3] = 2.0   # start near A = 0.88 (bright haze), c = 0
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Raw global outputs ``(B, 6)``, unbounded."""
@@ -165,8 +170,16 @@ class PhysicsHeads:
         self.log_dmin, self.log_dmax = math.log(cfg.depth_min_m), math.log(cfg.depth_max_m)
 
     def transmission(self, raw: torch.Tensor) -> torch.Tensor:
-        """Transmission t = t_min + (1 − t_min)·sigmoid(raw) ∈ (t_min, 1); ``(B, 1, h, w)``."""
-        return self.cfg.t_min + (1.0 - self.cfg.t_min) * torch.sigmoid(raw)
+        """Transmission t = t_min + (1 − t_min)·sigmoid(raw[:, :1]) ∈ (t_min, 1); ``(B, 1, h, w)``."""
+        return self.cfg.t_min + (1.0 - self.cfg.t_min) * torch.sigmoid(raw[:, 0:1])
+
+    @staticmethod
+    def keep_weight(raw: torch.Tensor) -> torch.Tensor:
+        """Keep weight k = sigmoid(raw[:, 1:2] − 3) ∈ (0, 1) of the dehaze head (≈ 0.05 at init).
+
+        ``(B, 1, h, w)``; where k → 1 the output keeps the input (see the module docstring).
+        """
+        return torch.sigmoid(raw[:, 1:2] - 3.0)
 
     @staticmethod
     def airlight(global_raw: torch.Tensor) -> torch.Tensor:
@@ -185,16 +198,20 @@ class PhysicsHeads:
                global_raw: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """G_J's recomposition at full resolution: ``(J unclamped, t↑)``, both full size.
 
-        J = (I − A) / max(t↑, t0) + A + c. ``hazy`` ``(B, 3, H, W)`` and ``hazy_lr``
-        ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)`` in [0, 1]; ``raw`` the dehaze head's ``(B, 1, ⌊H/s⌋, ⌊W/s⌋)``;
-        ``global_raw`` the global head's ``(B, 6)``.
+        J = J₁ + k↑·(I − J₁), J₁ = (I − A) / max(t↑, t0) + A + c. ``hazy`` ``(B, 3, H, W)`` and
+        ``hazy_lr`` ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)`` in [0, 1]; ``raw`` the dehaze head's
+        ``(B, 2, ⌊H/s⌋, ⌊W/s⌋)`` (t, k); ``global_raw`` the global head's ``(B, 6)`` (A, c).
         """
         cfg = self.cfg
-        t_up = fast_guided_upsample(self.transmission(raw), guide_image(hazy_lr), guide_image(hazy),
-                                    cfg.guided_radius, cfg.guided_eps)
-        t_up = torch.clamp(t_up, cfg.t0, 1.0)  # t0 is also the recomposition's floor
-        clear = recompose_clear(hazy, t_up, self.airlight(global_raw), cfg.t0)
-        return clear + self.correction(global_raw)[:, :, None, None], t_up
+        guide = guide_image(hazy)
+        a, b = guided_coefficients(torch.cat([self.transmission(raw), self.keep_weight(raw)], dim=1),
+                                   guide_image(hazy_lr), cfg.guided_radius, cfg.guided_eps)
+        # one 1-channel upsampling per coefficient (slicing full-resolution tensors costs a copy)
+        t_up = torch.clamp(upsample_to(a[:, 0:1], guide) * guide + upsample_to(b[:, 0:1], guide), cfg.t0, 1.0)
+        k_up = torch.clamp(upsample_to(a[:, 1:2], guide) * guide + upsample_to(b[:, 1:2], guide), 0.0, 1.0)
+        clear = recompose_clear(hazy, t_up, self.airlight(global_raw), cfg.t0) \
+            + self.correction(global_raw)[:, :, None, None]
+        return clear + k_up * (hazy - clear), t_up
 
     def haze(self, clear: torch.Tensor, clear_lr: torch.Tensor, log_depth: torch.Tensor,
              beta_per_m: torch.Tensor, airlight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -244,7 +261,7 @@ class PhysicsSharedLatentVAE(nn.Module):
         self.encoder_clear = DomainEncoder(cfg)
         self.encoder_shared = SharedResBlocks(cfg)
         self.decoder_shared = SharedResBlocks(cfg)
-        self.decoder_clear = MapDecoder(cfg, 1)   # G_J: t
+        self.decoder_clear = MapDecoder(cfg, 2)   # G_J: t and the keep weight k
         self.airlight_clear = AirlightHead(cfg)    # G_J: A and the colour correction c
         self.decoder_hazy = MapDecoder(cfg, 1)    # G_I: log-depth
 
@@ -260,7 +277,7 @@ class PhysicsSharedLatentVAE(nn.Module):
         return self.encoder_shared(private(encoder_input(x_lr))), x_lr
 
     def dehaze_raw(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """G_J's raw outputs: the t map ``(B, 1, H/s, W/s)`` and the global ``(B, 6)`` (A, c)."""
+        """G_J's raw outputs: the t, k maps ``(B, 2, H/s, W/s)`` and the global ``(B, 6)`` (A, c)."""
         shared = self.decoder_shared(z)
         return self.decoder_clear(shared), self.airlight_clear(shared)
 

@@ -118,7 +118,8 @@ class OneDirectionTranslator(nn.Module):
 class PhysicsTranslator(nn.Module):
     """One direction of the physics model (eq. (1)) as one module from image to image; [0, 1] in and out.
 
-    * ``dehaze``: ``forward(hazy)``: E_I → μ → G_J's t, A, c → J = (I − A)/max(t↑, t0) + A + c.
+    * ``dehaze``: ``forward(hazy)``: E_I → μ → G_J's t, k, A, c →
+      J = J₁ + k↑·(I − J₁), J₁ = (I − A)/max(t↑, t0) + A + c.
     * ``haze``: ``forward(clear, visibility_m, airlight)``: E_J → μ → G_I's depth d →
       t = exp(−(3/V)·d), I = J·t↑ + A·(1 − t↑). ``visibility_m`` ``(B, 1)`` metres > 0,
       ``airlight`` ``(B, 3)`` in [0, 1].
@@ -143,7 +144,7 @@ class PhysicsTranslator(nn.Module):
         self.encoder = DomainEncoder(config)
         self.encoder_shared = SharedResBlocks(config)
         self.decoder_shared = SharedResBlocks(config)
-        self.decoder = MapDecoder(config, 1)
+        self.decoder = MapDecoder(config, 1 if self.conditioned else 2)
         if not self.conditioned:
             self.airlight = AirlightHead(config)
 
