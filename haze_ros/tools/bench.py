@@ -34,7 +34,7 @@ SUITES: Dict[str, Tuple[str, str, bool]] = {
     "dcp": ("haze_ros.tools.bench_physics", "suite_dcp", False),
     "processor": ("haze_ros.tools.bench_physics", "suite_processor", False),
     "conversion": ("haze_ros.tools.bench_node", "suite_conversion", False),
-    "node": ("haze_ros.tools.bench_node", "suite_node", False),
+    "node": ("haze_ros.tools.bench_node", "suite_node", True),
     "models": ("haze_ros.tools.bench_models", "suite_models", True),
 }
 
@@ -68,8 +68,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the results and the machine as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the markdown table here")
     parser.add_argument("--plot", type=Path, help="write a bar chart of p50 latencies here (PNG, matplotlib)")
-    parser.add_argument("--model", default="", help="model file for the models suite ('' = shipped default)")
-    parser.add_argument("--device", default="", help="device for the models suite (cpu, cuda, ...)")
+    parser.add_argument("--model", default="", help="model file for the models suite and the node suite's "
+                                                    "learned cases ('' = shipped default)")
+    parser.add_argument("--device", default="", help="device for the models suite and the node suite's "
+                                                     "learned cases (cpu, cuda, ...)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be >= 1")

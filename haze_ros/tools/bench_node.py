@@ -7,6 +7,11 @@
   (2) end-to-end latency across processes over DDS: ``haze_node`` in a child process, this process
   publishes a frame, waits for the output, then sends the next (ping-pong, no queueing), so each
   sample is publish → DDS → convert → backend → convert → publish → DDS → callback.
+  Cases (``node_cases``): dehaze with ``dcp`` and with ``backend: model``; haze with the physics
+  backend's flat road and with learned depth (``backend: model``, ``depth_source: model``). The
+  learned cases use ``haze_bench --model`` ('' = the shipped model) and ``--device``; a case the
+  model cannot run (learned depth needs a physics-generator model) is skipped with its reason on
+  stderr.
 
 Rows have the keys of ``bench_common.ROW_KEYS``.
 """
@@ -17,16 +22,47 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from haze_ros.core import image_msgs
+from haze_ros.core.backend import BackendError
+from haze_ros.core.params_file import read_params_file
 from haze_ros.ros import conversions, params
 from haze_ros.tools.bench_common import REPO, peak_traced_mb, size_label, stats_from_samples, time_call
 
 CONFIG = REPO / "config"
-CASES = (("dehaze", "dehaze.yaml", "dcp"), ("haze", "hazify.yaml", "physics"))
+
+
+@dataclass(frozen=True)
+class NodeCase:
+    """One node configuration: ``mode``, its params file, a label and the parameter overrides."""
+
+    mode: str
+    config: str
+    label: str
+    overrides: Tuple[Tuple[str, object], ...]
+
+    def values(self, size: Tuple[int, int]) -> dict:
+        """Parameter values: the params file, the overrides, a warm-up frame of ``size``."""
+        values = read_params_file(CONFIG / self.config)
+        values.update(dict(self.overrides), warmup_width=size[0], warmup_height=size[1],
+                      max_pixels=max(int(values["max_pixels"]), size[0] * size[1]), log_period_s=3600.0)
+        return values
+
+
+def node_cases(model_path: str = "", device: str = "") -> List[NodeCase]:
+    """The node configurations the suite measures (learned ones with ``model_path`` / ``device``)."""
+    learned = tuple((k, v) for k, v in (("model_path", model_path), ("device", device)) if v)
+    flat_road = (("backend", "physics"), ("depth_source", "flat_road"))
+    learned_depth = (("backend", "model"), ("depth_source", "model")) + learned
+    return [NodeCase("dehaze", "dehaze.yaml", "dcp", (("backend", "dcp"),)),
+            NodeCase("haze", "hazify.yaml", "physics, flat road", flat_road),
+            NodeCase("dehaze", "dehaze.yaml", "model", (("backend", "model"),) + learned),
+            NodeCase("haze", "hazify.yaml", "model, learned depth", learned_depth)]
 
 
 def _frame(size: Tuple[int, int]) -> np.ndarray:
@@ -54,60 +90,63 @@ def suite_conversion(sizes: Sequence[Tuple[int, int]], runs: int) -> List[dict]:
             msg = conversions.to_image_msg(rgb, encoding, Header(frame_id="cam"))
 
             def round_trip(msg=msg, encoding=encoding):
-                array = conversions.image_to_array(msg)
+                array = image_msgs.image_to_array(msg)
                 return conversions.to_image_msg(array, encoding, msg.header)
             rows.append(_row("conversion", f"Image -> array -> Image ({encoding})", size, "-",
                              time_call(round_trip, runs), peak_traced_mb(round_trip),
                              "array view in (no copy), one copy out into the message"))
-        fmt, data = conversions.encode_compressed(rgb, "rgb8", "jpeg", 90)
+        fmt, data = image_msgs.encode_compressed(rgb, "rgb8", "jpeg", 90)
         rows.append(_row("conversion", "CompressedImage jpeg -> array", size, "-",
-                         time_call(lambda: conversions.decode_compressed(fmt, data), runs), None,
+                         time_call(lambda: image_msgs.decode_compressed(fmt, data), runs), None,
                          f"OpenCV imdecode, quality 90, {len(data) / 1e3:.0f} kB"))
     return rows
 
 
-def _in_process_overhead(size, runs: int) -> List[dict]:
-    """Node callback time minus backend time, per frame, with the node in this process."""
+def _in_process_overhead(size, runs: int, case: NodeCase) -> dict:
+    """Node callback time minus backend time, per frame, with the node in this process.
+
+    Raises ``params.ParameterError`` / ``BackendError`` when the node cannot start with ``case``.
+    """
     import rclpy
     from rclpy.context import Context
     from rclpy.parameter import Parameter
+    from std_msgs.msg import Header
 
     from haze_ros.ros.node import HazeNode
 
-    rows = []
-    for mode, config, backend in CASES:
-        values = params.read_params_file(CONFIG / config)
-        values.update(warmup_width=size[0], warmup_height=size[1], max_pixels=size[0] * size[1])
-        context = Context()
-        rclpy.init(context=context, domain_id=_domain_id(7))
+    context = Context()
+    rclpy.init(context=context, domain_id=_domain_id(7))
+    node = None
+    try:
         node = HazeNode(context=context, parameter_overrides=[Parameter(k, value=v) for k,
-                                                              v in values.items()])
-        try:
-            from std_msgs.msg import Header
-
-            msg = conversions.to_image_msg(_frame(size), "rgb8", Header(frame_id="cam"))
-            for _ in range(3):
-                node._on_image(msg)
-            node.stats = type(node.stats)()
-            for _ in range(runs):
-                node._on_image(msg)
-            latency, backend_ms = (np.asarray(v) for v in node.stats.window())
-        finally:
+                                                              v in case.values(size).items()])
+        backend = node.processor.backend.name
+        msg = conversions.to_image_msg(_frame(size), "rgb8", Header(frame_id="cam"))
+        for _ in range(3):
+            node._on_image(msg)
+        node.stats = type(node.stats)()
+        for _ in range(runs):
+            node._on_image(msg)
+        latency, backend_ms = (np.asarray(v) for v in node.stats.window())
+        drops = node.stats.snapshot().get("drops")
+    finally:
+        if node is not None:
             node.destroy_node()
-            rclpy.shutdown(context=context)
-        rows.append(_row("node", f"{mode}: overhead excl. algorithm (in-process)", size, backend,
-                         stats_from_samples(latency - backend_ms), None,
-                         f"callback p50 {np.median(latency):.2f} ms, backend p50 "
-                         f"{np.median(backend_ms):.2f} ms; convert in + processor checks + convert out + "
-                         "publish (serialise)"))
-    return rows
+        rclpy.shutdown(context=context)
+    if latency.size < runs:
+        raise RuntimeError(f"{case.label}: {runs - latency.size} of {runs} frames were not processed "
+                           f"(drops: {drops})")
+    return _row("node", f"{case.mode} ({case.label}): overhead excl. algorithm (in-process)", size, backend,
+                stats_from_samples(latency - backend_ms), None,
+                f"callback p50 {np.median(latency):.2f} ms, backend p50 {np.median(backend_ms):.2f} ms; "
+                "convert in + processor checks + convert out + publish (serialise)")
 
 
 def _domain_id(offset: int) -> int:
     return 1 + (os.getpid() + 97 + offset) % 200
 
 
-def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dict:
+def _cross_process(size, runs: int, case: NodeCase, backend: str) -> dict:
     """Ping-pong end-to-end latency (ms samples) through haze_node in a child process."""
     import rclpy
     from rclpy.context import Context
@@ -120,9 +159,11 @@ def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dic
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(CONFIG / "fastdds_shm.xml"))
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", env["FASTDDS_DEFAULT_PROFILES_FILE"])
+    values = case.values(size)
+    overrides = [f"{k}:={values[k]}" for k in ("warmup_width", "warmup_height", "max_pixels", "log_period_s")]
+    overrides += [f"{k}:={v}" for k, v in case.overrides]
     child = subprocess.Popen([sys.executable, "-m", "haze_ros.ros.node", "--ros-args", "--params-file",
-                              str(CONFIG / config), "-p", f"warmup_width:={size[0]}", "-p",
-                              f"warmup_height:={size[1]}", "-p", "log_period_s:=3600.0"],
+                              str(CONFIG / case.config)] + [a for o in overrides for a in ("-p", o)],
                              env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     context = Context()
     rclpy.init(context=context, domain_id=domain)
@@ -130,7 +171,7 @@ def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dic
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     arrived = {}
-    out = "image_dehazed" if mode == "dehaze" else "image_hazed"
+    out = "image_dehazed" if case.mode == "dehaze" else "image_hazed"
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     sub = node.create_subscription(
         Image, out, lambda m: arrived.setdefault(m.header.stamp.nanosec, time.perf_counter()), reliable)
@@ -138,7 +179,7 @@ def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dic
     samples = []
     try:
         matched = lambda: pub.get_subscription_count() > 0 and sub.get_publisher_count() > 0  # noqa: E731
-        _spin_until(executor, matched, 60.0)
+        _spin_until(executor, matched, 120.0)
         msg = conversions.to_image_msg(_frame(size), "rgb8", Header(frame_id="cam"))
         stamp, lost = 0, 0
         while len(samples) < runs:
@@ -164,7 +205,7 @@ def _cross_process(size, runs: int, mode: str, config: str, backend: str) -> dic
         except subprocess.TimeoutExpired:
             child.kill()
     profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]).name
-    return _row("node", f"{mode}: end-to-end over DDS (2 processes)", size, backend,
+    return _row("node", f"{case.mode} ({case.label}): end-to-end over DDS (2 processes)", size, backend,
                 stats_from_samples(samples), None,
                 f"ping-pong publish -> output callback, incl. algorithm; Fast DDS profile {profile}; "
                 f"{lost} frame(s) without answer in 5 s (re-sent)")
@@ -178,11 +219,22 @@ def _spin_until(executor, condition, timeout: float) -> None:
         executor.spin_once(timeout_sec=0.01)
 
 
-def suite_node(sizes: Sequence[Tuple[int, int]], runs: int) -> List[dict]:
-    """Per size: node overhead excluding the algorithm (in-process) and end-to-end latency over DDS."""
-    rows = []
+def suite_node(sizes: Sequence[Tuple[int, int]], runs: int, args=None) -> List[dict]:
+    """Per size and case: node overhead excluding the algorithm (in-process), end-to-end latency over DDS.
+
+    ``args`` (the ``haze_bench`` options) gives ``model`` and ``device`` of the learned cases.
+    """
+    cases = node_cases(getattr(args, "model", "") or "", getattr(args, "device", "") or "")
+    rows, skipped = [], {}
     for size in sizes:
-        rows += _in_process_overhead(size, runs)
-        for mode, config, backend in CASES:
-            rows.append(_cross_process(size, runs, mode, config, backend))
+        for case in cases:
+            if case.label in skipped:
+                continue
+            try:
+                row = _in_process_overhead(size, runs, case)
+            except (params.ParameterError, BackendError) as exc:  # e.g. no physics model: no learned depth
+                skipped[case.label] = str(exc)
+                print(f"suite node: skipped {case.mode} ({case.label}): {exc}", file=sys.stderr, flush=True)
+                continue
+            rows += [row, _cross_process(size, runs, case, row["backend"])]
     return rows
