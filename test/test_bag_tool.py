@@ -125,7 +125,7 @@ def _check_same_as_pipeline(dec_in, hazed):
     from haze_ros.core.processor import FrameProcessor
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
     from haze_ros.hazing.depth_policy import DepthPolicy, depth_metres
-    from haze_ros.ros.conversions import depth_image_to_array
+    from haze_ros.core.image_msgs import depth_image_to_array
 
     backend, _notes = create_backend(BackendSpec(name="physics", direction=Direction.HAZE))
     image = dec_in[RAW][0]

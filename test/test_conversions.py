@@ -1,4 +1,7 @@
-"""Image / CompressedImage conversions: every encoding, padded steps, byte order, round trips, errors."""
+"""Image / CompressedImage conversions: every encoding, padded steps, byte order, round trips, errors.
+
+``core.image_msgs`` (ROS-free) and ``ros.conversions.to_image_msg`` (rclpy messages).
+"""
 
 import sys
 import types
@@ -7,7 +10,7 @@ import numpy as np
 import pytest
 
 from haze_ros.core import layout
-from haze_ros.ros import conversions as conv
+from haze_ros.core import image_msgs as conv
 
 RNG = np.random.default_rng(7)
 H, W = 5, 7
@@ -97,11 +100,13 @@ def test_rclpy_message_round_trip_keeps_header():
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
+    from haze_ros.ros.conversions import to_image_msg
+
     header = Header(frame_id="cam")
     header.stamp.sec, header.stamp.nanosec = 12, 345
     for encoding in ("bgra8", "mono16", "rgb16"):
         pixels = _pixels(encoding)
-        msg = conv.to_image_msg(pixels, encoding, header)
+        msg = to_image_msg(pixels, encoding, header)
         assert isinstance(msg, Image) and msg.header.frame_id == "cam" and msg.header.stamp.nanosec == 345
         assert msg.encoding == encoding and msg.step * msg.height == len(msg.data)
         np.testing.assert_array_equal(conv.image_to_array(msg), pixels)

@@ -1,6 +1,6 @@
 """Depth ↔ image matching by stamp: match, wait, stale, unmatched, bounded buffers."""
 
-from haze_ros.ros import depth_sync as ds
+from haze_ros.hazing import depth_sync as ds
 
 MS = 1_000_000
 

@@ -325,7 +325,7 @@ def test_haze_visibility_change_takes_effect(haze_graph):
 
 
 def test_compressed_input_and_clean_startup_failure():
-    from haze_ros.ros.conversions import encode_compressed
+    from haze_ros.core.image_msgs import encode_compressed
     from sensor_msgs.msg import CompressedImage, Image
 
     overrides = FAST + [("input_transport", "compressed"),  # REP 2003 overrides of two topics' QoS:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from conftest import REPO, isolated_ros_domain_id
+from haze_ros.core.params_file import backend_knobs
 from haze_ros.ros import params
 
 
@@ -55,9 +56,9 @@ def test_validate_changes_accepts_good_values_and_maps_dcp_knobs():
     good = {"haze.visibility_m": 80.0, "haze.airlight": [0.9, 0.9, 1.0], "dcp.patch": 7, "dcp.omega": 0.8,
             "passthrough_bad_frames": True, "qos_overrides./image_raw.subscription.depth": 3}
     assert params.validate_changes(good) is None
-    assert params.backend_knobs(good) == {"patch": 7, "omega": 0.8}
-    assert params.backend_knobs({"depth_free.focal_px": 0.0, "depth_free.horizon_row": -1.0,
-                                 "depth_free.camera_height_m": 1.3}) == \
+    assert backend_knobs(good) == {"patch": 7, "omega": 0.8}
+    assert backend_knobs({"depth_free.focal_px": 0.0, "depth_free.horizon_row": -1.0,
+                          "depth_free.camera_height_m": 1.3}) == \
         {"focal_px": None, "horizon_row": None, "camera_height_m": 1.3}
 
 

@@ -4,7 +4,9 @@
 package's file as their default ``params_file``, and ROS-free tools (``haze_bag``, the benchmarks)
 read the same file with ``read_params_file``. ``package_params_file`` finds the package's copy: the
 ament share folder when ``ament_index_python`` knows the package, else the source tree or the
-install's ``share/haze_ros/config``.
+install's ``share/haze_ros/config``. ``backend_knobs`` / ``runtime_options`` turn the flat values
+(``dcp.*``, ``depth_free.*``, ``runtime.*``) into what ``Backend.configure`` and ``BackendSpec.options``
+take, for the node and ``haze_bag`` alike.
 """
 
 from __future__ import annotations
@@ -69,3 +71,34 @@ def package_params_file(mode: str) -> Path:
             return folder / name
     raise FileNotFoundError(f"the package's {name} was not found (looked in "
                             f"{', '.join(str(c) for c in candidates)})")
+
+
+# -------------------- parameter values -> backend options (the node's and haze_bag's)
+DCP_KNOBS = ("omega", "t0", "patch", "radius", "eps", "guided_subsample")
+DEPTH_FREE_KNOBS = ("camera_height_m", "hfov_deg", "focal_px", "horizon_row", "max_depth_m")
+# parameter prefix -> knob names that Backend.configure() takes (the dcp and physics backends' tunables)
+BACKEND_KNOBS = {"dcp.": DCP_KNOBS, "depth_free.": DEPTH_FREE_KNOBS}
+RUNTIME_PREFIX = "runtime."  # start-up options of the learned backends (BackendSpec.options)
+
+
+def backend_knobs(changes: Dict[str, object]) -> Dict[str, object]:
+    """Pick the backend knobs (``dcp.*``, ``depth_free.*``) out of ``changes``.
+
+    Keyed as ``Backend.configure`` takes them (``omega``, ``camera_height_m`` ...).
+    ``depth_free.focal_px`` = 0 and a negative ``depth_free.horizon_row`` become ``None`` (derived from
+    the field of view / the image centre).
+    """
+    knobs = {}
+    for name, value in changes.items():
+        prefix, _, knob = name.partition(".")
+        if knob in BACKEND_KNOBS.get(prefix + ".", ()):
+            if (knob == "focal_px" and value == 0.0) or (knob == "horizon_row" and value < 0.0):
+                value = None
+            knobs[knob] = value
+    return knobs
+
+
+def runtime_options(values: Dict[str, object]) -> Dict[str, object]:
+    """``runtime.*`` parameter values keyed as ``BackendSpec.options`` takes them (prefix removed)."""
+    return {name[len(RUNTIME_PREFIX):]: value for name, value in values.items()
+            if name.startswith(RUNTIME_PREFIX)}

@@ -22,7 +22,7 @@ The per-frame record says what a frame actually used (``RECORD_LABELS``: ``depth
 ``depth_metres`` is the decode-and-check rule of both tools: size check (reason ``depth_size``),
 invalid-fraction check (reason ``depth_invalid``: more than ``max_invalid_fraction`` of a float
 depth is NaN/±inf/negative), units, optional sparse completion. The caller turns the message into
-its ``(H, W)`` array first (``ros.conversions.depth_image_to_array``, reason ``bad_depth_encoding``).
+its ``(H, W)`` array first (``core.image_msgs.depth_image_to_array``, reason ``bad_depth_encoding``).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def depth_metres(raw: np.ndarray, encoding: str, image_shape, policy: DepthPolic
 
     Args:
         raw: ``(H, W)`` uint16 (``16UC1``/``mono16``) or float32 (``32FC1``, metres) pixels of the
-            depth message, as ``ros.conversions.depth_image_to_array`` returns them.
+            depth message, as ``core.image_msgs.depth_image_to_array`` returns them.
         encoding: the depth message's encoding.
         image_shape: shape of the camera frame, ``(H, W[, C])``; the depth must have its ``(H, W)``.
         policy: units, invalid-fraction limit and completion.

@@ -17,11 +17,12 @@ Message classes are imported where used, so that ROS-free code can import this m
 
 from __future__ import annotations
 
+from haze_ros.core import image_msgs
 from haze_ros.core.types import FrameConditions
 from haze_ros.hazing import depth_policy as dp
+from haze_ros.hazing import depth_sync
 from haze_ros.hazing.record import STATUS_NAME, HazeRecord, stamp_to_ns
 from haze_ros.hazing.sources import HazeSourceError, make_haze_source
-from haze_ros.ros import conversions, depth_sync
 
 
 def haze_params_message(header, record: HazeRecord):
@@ -37,7 +38,7 @@ def haze_params_message(header, record: HazeRecord):
 class HazeControl:
     """Everything haze-mode specific, owned by a ``HazeNode``.
 
-    ``model_sha256`` is the SHA-256 of the learned backend's model file (``ros.model_identity``;
+    ``model_sha256`` is the SHA-256 of the learned backend's model file (``backends.model_identity``;
     ``""`` for the physics backend), written into every record. Raises ``ValueError``
     (``HazeSourceError``) at construction when the ``haze.*`` values make no haze source.
     """
@@ -133,9 +134,9 @@ class HazeControl:
         depth_m = None
         if depth_msg is not None:
             try:
-                depth_m = dp.depth_metres(conversions.depth_image_to_array(depth_msg), depth_msg.encoding,
+                depth_m = dp.depth_metres(image_msgs.depth_image_to_array(depth_msg), depth_msg.encoding,
                                           array.shape, self.policy)
-            except (conversions.ConversionError, dp.DepthRejected) as exc:
+            except (image_msgs.ConversionError, dp.DepthRejected) as exc:
                 self._reject(frame, exc.reason, str(exc))
                 return
         conditions = FrameConditions(depth_m=depth_m, haze=haze)

@@ -29,15 +29,17 @@ from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from haze_ros.backends.factory import create_backend
+from haze_ros.backends.model_identity import model_identity
+from haze_ros.core import image_msgs
 from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
+from haze_ros.core.params_file import backend_knobs, runtime_options
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction
 from haze_ros.hazing.depth_policy import check_depth_source
 from haze_ros.ros import conversions, params
 from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_array
 from haze_ros.ros.haze_control import HazeControl
-from haze_ros.ros.model_identity import model_identity
 
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
 BAD_FRAME_LOG_PERIOD_S = 2.0  # at most one "bad frame" warning per reason in this period
@@ -116,7 +118,7 @@ class HazeNode(Node):
         v = self.values
         spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
                            device=v["device"], precision=v["precision"],
-                           options=params.runtime_options(v) if v["backend"] not in CLASSICAL_BACKENDS
+                           options=runtime_options(v) if v["backend"] not in CLASSICAL_BACKENDS
                            else {})
         try:
             backend, notes = create_backend(spec)
@@ -128,7 +130,7 @@ class HazeNode(Node):
         if v["device"] not in ("", "cpu") and backend.name in CLASSICAL_BACKENDS:
             self.get_logger().warning(f"device={v['device']!r} is ignored: backend {backend.name!r} runs on "
                                       "the CPU")
-        knobs = params.backend_knobs(v)
+        knobs = backend_knobs(v)
         tunables = backend.tunables()
         ignored = sorted(k for k in knobs if k not in tunables)
         if ignored:
@@ -182,8 +184,8 @@ class HazeNode(Node):
         t0 = time.perf_counter()
         self.stats.on_received()
         try:
-            array = conversions.image_to_array(msg)
-        except conversions.ConversionError as exc:
+            array = image_msgs.image_to_array(msg)
+        except image_msgs.ConversionError as exc:
             self.reject(exc.reason, str(exc), msg)
             if self.haze is not None:
                 self.haze.skip()
@@ -194,8 +196,8 @@ class HazeNode(Node):
         t0 = time.perf_counter()
         self.stats.on_received()
         try:
-            array, encoding = conversions.decode_compressed(msg.format, msg.data)
-        except conversions.ConversionError as exc:
+            array, encoding = image_msgs.decode_compressed(msg.format, msg.data)
+        except image_msgs.ConversionError as exc:
             self.reject(exc.reason, str(exc), None)
             if self.haze is not None:
                 self.haze.skip()
@@ -276,7 +278,7 @@ class HazeNode(Node):
 
     def _apply_changes(self, changes: dict) -> Optional[str]:
         """Apply validated changes atomically; a reason string if the backend refuses them."""
-        knobs = params.backend_knobs(changes)
+        knobs = backend_knobs(changes)
         if knobs:
             unknown = sorted(set(knobs) - set(self.processor.backend.tunables()))
             if unknown:

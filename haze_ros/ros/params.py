@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from haze_ros.core.params_file import read_params_file  # noqa: F401 - re-exported for the tools
 from haze_ros.hazing.depth_policy import DEPTH_SOURCES
 
 COMMON, DEHAZE, HAZE = "common", "dehaze", "haze"
@@ -133,11 +132,6 @@ DEPRECATED: Dict[str, ParamSpec] = {
     "use_depth": ParamSpec("use_depth", "bool", "deprecated: use depth_source (true = topic, false = "
                            "flat_road)", True, group=HAZE),
 }
-DCP_KNOBS = ("omega", "t0", "patch", "radius", "eps", "guided_subsample")
-DEPTH_FREE_KNOBS = ("camera_height_m", "hfov_deg", "focal_px", "horizon_row", "max_depth_m")
-# parameter prefix -> knob names that Backend.configure() takes (the dcp and physics backends' tunables)
-BACKEND_KNOBS = {"dcp.": DCP_KNOBS, "depth_free.": DEPTH_FREE_KNOBS}
-RUNTIME_PREFIX = "runtime."  # start-up options of the learned backends (BackendSpec.options)
 
 
 class ParameterError(ValueError):
@@ -187,29 +181,6 @@ def validate_changes(changes: Dict[str, object]) -> Optional[str]:
         if reason:
             return reason
     return None
-
-
-def backend_knobs(changes: Dict[str, object]) -> Dict[str, object]:
-    """Pick the backend knobs (``dcp.*``, ``depth_free.*``) out of ``changes``.
-
-    Keyed as ``Backend.configure`` takes them (``omega``, ``camera_height_m`` ...).
-    ``depth_free.focal_px`` = 0 and a negative ``depth_free.horizon_row`` become ``None`` (derived from
-    the field of view / the image centre).
-    """
-    knobs = {}
-    for name, value in changes.items():
-        prefix, _, knob = name.partition(".")
-        if knob in BACKEND_KNOBS.get(prefix + ".", ()):
-            if (knob == "focal_px" and value == 0.0) or (knob == "horizon_row" and value < 0.0):
-                value = None
-            knobs[knob] = value
-    return knobs
-
-
-def runtime_options(values: Dict[str, object]) -> Dict[str, object]:
-    """``runtime.*`` parameter values keyed as ``BackendSpec.options`` takes them (prefix removed)."""
-    return {name[len(RUNTIME_PREFIX):]: value for name, value in values.items()
-            if name.startswith(RUNTIME_PREFIX)}
 
 
 def declare_all(node, mode_specs: Iterable[ParamSpec]) -> Dict[str, object]:

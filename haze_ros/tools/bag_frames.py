@@ -1,6 +1,6 @@
 """One bag frame through the shared pipeline: CDR → array → ``FrameProcessor`` → array → CDR.
 
-Decoding and encoding use ``haze_ros.ros.conversions`` (the node's own conversions, duck-typed so
+Decoding and encoding use ``haze_ros.core.image_msgs`` (the node's own conversions, duck-typed so
 they work on ``rosbags`` message dataclasses); a matched depth message is decoded and checked by
 the node's rule (``hazing.depth_policy.depth_metres``); processing uses
 ``haze_ros.core.processor`` with a backend from ``haze_ros.backends.factory``: the bag tool has no
@@ -16,10 +16,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from haze_ros.core import image_msgs
 from haze_ros.core.processor import FrameProcessor, FrameRejected
 from haze_ros.core.types import FrameConditions, HazeParams
 from haze_ros.hazing.depth_policy import DepthPolicy, DepthRejected, depth_metres
-from haze_ros.ros import conversions
 from haze_ros.tools.bag_io import COMPRESSED_TYPE, IMAGE_TYPE
 
 LOG = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class FrameCodec:
                 out_msg, ms = self._compressed(msg, task, conditions)
             else:
                 raise ValueError(f"unsupported message type {task.msgtype}")
-        except (conversions.ConversionError, DepthRejected, FrameRejected) as exc:
+        except (image_msgs.ConversionError, DepthRejected, FrameRejected) as exc:
             return FrameResult(task.raw, exc.reason, str(exc), header=header)
         return FrameResult(self.typestore.serialize_cdr(out_msg, task.msgtype), None, "", ms, header,
                            conditions.extras.get("depth_source"))
@@ -141,7 +141,7 @@ class FrameCodec:
         """``(H, W)`` float32 metres of the task's depth message (``None`` without one).
 
         Raises ``DepthRejected`` (``depth_undecodable``, ``depth_size``, ``depth_invalid``) or
-        ``conversions.ConversionError`` (``bad_depth_encoding`` ...), the node's reasons.
+        ``image_msgs.ConversionError`` (``bad_depth_encoding`` ...), the node's reasons.
         """
         if task.depth is None:
             return None
@@ -150,23 +150,23 @@ class FrameCodec:
             msg = self.typestore.deserialize_cdr(raw, msgtype)
         except Exception as exc:  # noqa: BLE001 - any serde failure means an undecodable depth
             raise DepthRejected("depth_undecodable", f"depth CDR does not deserialise: {exc}") from None
-        return depth_metres(conversions.depth_image_to_array(msg), msg.encoding, image_shape,
+        return depth_metres(image_msgs.depth_image_to_array(msg), msg.encoding, image_shape,
                             task.depth_policy)
 
     def _image(self, msg, task: FrameTask, conditions: FrameConditions):
-        pixels = conversions.image_to_array(msg)
+        pixels = image_msgs.image_to_array(msg)
         conditions.depth_m = self._depth(task, pixels.shape)
         out = self.processor.process(pixels, msg.encoding, conditions)
-        step, data = conversions.array_to_image_fields(out.image, msg.encoding)
+        step, data = image_msgs.array_to_image_fields(out.image, msg.encoding)
         out_msg = dataclasses.replace(msg, step=step, data=data,
-                                      is_bigendian=int(conversions.is_host_bigendian()))
+                                      is_bigendian=int(image_msgs.is_host_bigendian()))
         return out_msg, out.backend_ms
 
     def _compressed(self, msg, task: FrameTask, conditions: FrameConditions):
-        pixels, encoding = conversions.decode_compressed(msg.format, msg.data)
+        pixels, encoding = image_msgs.decode_compressed(msg.format, msg.data)
         conditions.depth_m = self._depth(task, pixels.shape)
         quality = self.jpeg_quality or estimate_jpeg_quality(msg.data) or DEFAULT_JPEG_QUALITY
         out = self.processor.process(pixels, encoding, conditions)
-        _fmt, data = conversions.encode_compressed(out.image, encoding, msg.format, quality)
+        _fmt, data = image_msgs.encode_compressed(out.image, encoding, msg.format, quality)
         # keep the input's format string verbatim: same codec, same stored layout
         return dataclasses.replace(msg, data=np.frombuffer(data, np.uint8)), out.backend_ms

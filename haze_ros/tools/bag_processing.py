@@ -25,12 +25,12 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from haze_ros import __version__
 from haze_ros.backends.factory import create_backend
+from haze_ros.backends.model_identity import model_identity
 from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
 from haze_ros.hazing import depth_policy as dp
 from haze_ros.hazing.record import HazeRecord, ns_to_sec_nanosec
-from haze_ros.ros.model_identity import model_identity
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import DepthMatcher, header_stamp_ns
 from haze_ros.tools.bag_frames import FrameCodec, FrameResult, FrameTask

@@ -13,8 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from haze_ros.core import layout
-from haze_ros.ros import conversions
+from haze_ros.core import image_msgs, layout
 from haze_ros.tools import bag_io
 from haze_ros.tools.bag_depth import header_stamp_ns
 
@@ -29,9 +28,9 @@ def frames_by_stamp(bag_path: Path, topic: str) -> Dict[int, np.ndarray]:
         for conn, _t, raw in bag.messages(conns):
             msg = bag.deserialize(raw, conn.msgtype)
             if conn.msgtype == bag_io.COMPRESSED_TYPE:
-                pixels, encoding = conversions.decode_compressed(msg.format, msg.data)
+                pixels, encoding = image_msgs.decode_compressed(msg.format, msg.data)
             else:
-                pixels, encoding = conversions.image_to_array(msg), msg.encoding
+                pixels, encoding = image_msgs.image_to_array(msg), msg.encoding
             rgb = layout.to_rgb(pixels, encoding)
             if rgb.dtype != np.uint8:
                 rgb = (rgb >> 8).astype(np.uint8)
