@@ -40,11 +40,11 @@ setup(
     entry_points={
         "console_scripts": [
             "haze_node = haze_ros.ros.node:main",
-            "haze_bag = haze_ros.tools.bag_cli:main",
-            "haze_replay = haze_ros.tools.replay:main",
-            "haze_record = haze_ros.tools.record:main",
-            "haze_demo = haze_ros.tools.demo:main",
-            "haze_bench = haze_ros.tools.bench:main",
+            "haze_bag = haze_ros.bags.cli:main",
+            "haze_replay = haze_ros.ros_tools.replay:main",
+            "haze_record = haze_ros.ros_tools.record:main",
+            "haze_demo = haze_ros.ros_tools.demo:main",
+            "haze_bench = haze_ros.bench.cli:main",
             "haze_train = haze_ros.training.cli:main",
             "haze_eval = haze_ros.evaluation.cli:main",
             "haze_apply = haze_ros.evaluation.apply:main",

@@ -25,12 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from haze_ros.bags import io as bag_io  # noqa: E402
+from haze_ros.bags.build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
+from haze_ros.bags.processing import BagJob, run_job  # noqa: E402
 from haze_ros.core.backend import BackendError, BackendSpec  # noqa: E402
 from haze_ros.core.types import Direction  # noqa: E402
 from haze_ros.physics.haze_params import ConstantHaze  # noqa: E402
-from haze_ros.tools import bag_io  # noqa: E402
-from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
-from haze_ros.tools.bag_processing import BagJob, run_job  # noqa: E402
 
 TOPIC = "/cam/image_raw"
 

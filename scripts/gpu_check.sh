@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU check in one command:  scripts/gpu_check.sh OUTDIR [OPTIONS]   (or: make gpu-check OUT=OUTDIR)
 #
-# Extra arguments go to haze_ros.tools.gpu_check (--test-timeout-s, --bench-budget-s, --runs).
+# Extra arguments go to haze_ros.bench.gpu_check (--test-timeout-s, --bench-budget-s, --runs).
 # On a machine with a CUDA GPU whose Python already has PyTorch (CUDA), ONNX and ONNX Runtime
 # (TensorRT optional; no ROS, no registry access needed): runs the GPU-marked tests and the model
 # benchmark and writes OUTDIR/gpu_check.json + OUTDIR/gpu_check.md (under 10 minutes).
@@ -48,4 +48,4 @@ if [ -n "$missing" ]; then
   fi
 fi
 shift
-exec "$PY" -m haze_ros.tools.gpu_check --out "$OUT" "$@"
+exec "$PY" -m haze_ros.bench.gpu_check --out "$OUT" "$@"

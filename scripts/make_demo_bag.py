@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
+from haze_ros.bags.build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
 
 SAMPLES = REPO / "data" / "samples" / "udacity_solidWhiteRight"
 CAMERA_TOPIC = "/demo/camera/image_raw/compressed"

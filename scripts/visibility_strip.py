@@ -22,10 +22,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from haze_ros.bags.build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
+from haze_ros.bags.cli import main as haze_bag  # noqa: E402
 from haze_ros.physics.depth import DDAD_LIDAR, complete_sparse_depth, load_depth_png  # noqa: E402
-from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag  # noqa: E402
-from haze_ros.tools.bag_cli import main as haze_bag  # noqa: E402
-from haze_ros.tools.demo_report import frames_by_stamp  # noqa: E402
+from haze_ros.ros_tools.demo_report import frames_by_stamp  # noqa: E402
 
 VISIBILITIES = (1000, 300, 150, 80, 50)
 PANEL_W = 240

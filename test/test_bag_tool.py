@@ -13,11 +13,11 @@ import pytest
 import yaml
 from conftest import shared_data
 
-from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag
-from haze_ros.tools.bag_cli import main as haze_bag
-from haze_ros.tools.bag_frames import estimate_jpeg_quality
-from haze_ros.tools.bag_io import open_input
-from haze_ros.tools.haze_params_msg import read_params
+from haze_ros.bags.build import BagContents, CameraStream, load_frames, write_bag
+from haze_ros.bags.cli import main as haze_bag
+from haze_ros.bags.frames import estimate_jpeg_quality
+from haze_ros.bags.haze_params_msg import read_params
+from haze_ros.bags.io import open_input
 
 RAW, JPEG, DEPTH = "/cam/image_raw", "/cam/image_raw/compressed", "/cam/depth"
 PASS_THROUGH = ("/cam/camera_info", DEPTH, "/chatter")
@@ -122,10 +122,10 @@ def _check_same_as_pipeline(dec_in, hazed):
     """Frame 0 equals FrameProcessor + the physics backend applied directly (one pipeline)."""
     from haze_ros.backends.factory import create_backend
     from haze_ros.core.backend import BackendSpec
+    from haze_ros.core.image_msgs import depth_image_to_array
     from haze_ros.core.processor import FrameProcessor
     from haze_ros.core.types import Direction, FrameConditions, HazeParams
     from haze_ros.hazing.depth_policy import DepthPolicy, depth_metres
-    from haze_ros.core.image_msgs import depth_image_to_array
 
     backend, _notes = create_backend(BackendSpec(name="physics", direction=Direction.HAZE))
     image = dec_in[RAW][0]
@@ -238,7 +238,7 @@ def test_bad_topics_are_clear_errors(bags, tmp_path, capsys):
 
 def _bag_with_a_broken_frame(path, contents):
     """Write the bag again, but frame 1 of /cam/image_raw claims more rows than its data holds."""
-    from haze_ros.tools.bag_io import ros2_typestore
+    from haze_ros.bags.io import ros2_typestore
     from rosbags.rosbag2 import Writer, StoragePlugin
 
     src = write_bag(path.parent / "tmp_src", "mcap", contents)
@@ -320,7 +320,7 @@ def _signal_mid_run(tmp_path, signum):
 
     frames = load_frames(sorted((shared_data("frida2") / "clear").glob("*.png"))[:8]) * 5  # 40 x 640x480
     bag = write_bag(tmp_path / "long", "mcap", BagContents(streams=[CameraStream(RAW)], frames=frames))
-    proc = subprocess.Popen([sys.executable, "-m", "haze_ros.tools.bag_cli", str(bag), str(tmp_path / "out"),
+    proc = subprocess.Popen([sys.executable, "-m", "haze_ros.bags.cli", str(bag), str(tmp_path / "out"),
                              "--mode", "dehaze", "--topic", RAW, "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from haze_ros.tools import bench
-from haze_ros.tools.bench_common import ROW_KEYS
+from haze_ros.bench import cli as bench
+from haze_ros.bench.common import ROW_KEYS
 
 
 def test_writes_json_markdown_and_plot(tmp_path, capsys):
@@ -68,8 +68,8 @@ def test_reference_dcp_is_slower_than_ours(tmp_path):
 
 
 def test_missing_and_failing_suites_do_not_hide_the_others(monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(bench.SUITES, "ghost", ("haze_ros.tools.no_such_bench_module", "suite", False))
-    monkeypatch.setitem(bench.SUITES, "broken", ("haze_ros.tools.bench_physics", "no_such_function", False))
+    monkeypatch.setitem(bench.SUITES, "ghost", ("haze_ros.bench.no_such_bench_module", "suite", False))
+    monkeypatch.setitem(bench.SUITES, "broken", ("haze_ros.bench.physics", "no_such_function", False))
     out = tmp_path / "bench.json"
     code = bench.main(["--suite", "ghost", "--suite", "broken", "--suite", "processor",
                        "--sizes", "32x24", "--runs", "1", "--json", str(out)])

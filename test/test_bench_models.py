@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from haze_ros.tools import bench_models
+from haze_ros.bench import models as bench_models
 
 
 def test_suite_models_rows_on_cpu(monkeypatch):

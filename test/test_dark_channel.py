@@ -10,12 +10,12 @@ import pytest
 from conftest import SAMPLES, shared_data
 
 from haze_ros.backends.factory import create_backend
+from haze_ros.bench.reference import reference_dcp
 from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.types import Direction
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth import DDAD_LIDAR, complete_sparse_depth, load_depth_png
 from haze_ros.physics.scattering import synthesize_haze
-from haze_ros.tools.bench_reference import reference_dcp
 
 RNG = np.random.default_rng(5)
 

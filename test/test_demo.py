@@ -37,7 +37,7 @@ def model_args(tmp_path_factory):
                                                          ("haze", "flat_road", 2)])
 def test_demo_runs_from_shipped_bag(tmp_path, model_args, mode, depth_source, columns):
     out = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "haze_ros.tools.demo", "--mode", mode, "--depth-source",
+    done = subprocess.run([sys.executable, "-m", "haze_ros.ros_tools.demo", "--mode", mode, "--depth-source",
                            depth_source, "--out", str(out), "--timeout", "60", *model_args],
                           cwd=REPO, capture_output=True, text=True, timeout=200,
                           env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
@@ -68,7 +68,7 @@ def test_demo_checks_for_a_physics_model(tmp_path):
     """Learned depth needs a physics-generator model; the demo tells a pixel model apart (and falls back)."""
     from model_fixtures import write_random_checkpoint
 
-    from haze_ros.tools.demo import learned_depth_problem
+    from haze_ros.ros_tools.demo import learned_depth_problem
 
     pixel = write_random_checkpoint(tmp_path / "pixel", preset="edge_pixel")
     physics = write_random_checkpoint(tmp_path / "physics")
@@ -95,9 +95,9 @@ def _processes_mentioning(text: str) -> dict:
 def test_demo_sigterm_stops_its_processes_and_exits_143(tmp_path):
     """SIGTERM while the graph starts: every child process is stopped, exit status 143."""
     out = tmp_path / "demo"
-    proc = subprocess.Popen([sys.executable, "-m", "haze_ros.tools.demo", "--mode", "haze", "--out", str(out),
-                             "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "haze_ros.ros_tools.demo", "--mode", "haze", "--out",
+                             str(out), "--timeout", "60"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     recorder_log = out / "logs" / "recorder.log"
     while not recorder_log.exists() and proc.poll() is None and time.monotonic() < deadline:

@@ -140,7 +140,7 @@ def test_off_the_main_thread_nothing_is_installed():
 
 def test_tools_use_the_guard_not_bare_keyboard_interrupt_handlers():
     """No tool installs its own ``raise KeyboardInterrupt`` handler any more (the racy pattern)."""
-    for name in ("tools/bag_cli", "tools/record", "tools/replay", "tools/demo", "ros/node"):
+    for name in ("bags/cli", "ros_tools/record", "ros_tools/replay", "ros_tools/demo", "ros/node"):
         source = (REPO / "haze_ros" / f"{name}.py").read_text()
         assert "StopSignals()" in source, name
         assert "signal.signal(" not in source and "raise KeyboardInterrupt" not in source, name

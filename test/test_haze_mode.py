@@ -123,7 +123,7 @@ def test_record_values_and_stamps():
 
 
 def test_rosbags_writer_writes_the_record():
-    from haze_ros.tools.haze_params_msg import params_message, read_params
+    from haze_ros.bags.haze_params_msg import params_message, read_params
 
     header = SimpleNamespace(stamp=SimpleNamespace(sec=1, nanosec=2), frame_id="cam")
     record = HazeRecord(HazeParams(0.01), "physics", "flat_road_approximation", applied=False, reason="x")
@@ -138,13 +138,13 @@ def test_package_params_files():
 
 
 def _bag_args(*extra):
-    from haze_ros.tools.bag_cli import build_parser
+    from haze_ros.bags.cli import build_parser
 
     return build_parser().parse_args(["in", "out", "--mode", "haze", "--topic", "/cam", *extra])
 
 
 def _job(*extra):
-    from haze_ros.tools.bag_cli import job_from_args
+    from haze_ros.bags.cli import job_from_args
 
     return job_from_args(_bag_args(*extra), list(extra))
 
@@ -191,8 +191,8 @@ def test_bag_defaults_come_from_the_params_file(tmp_path):
     (["--depth-topic", "/d", "--backend", "onnxruntime"], "would ignore the depth topic"),
 ])
 def test_bag_depth_source_mismatches_are_errors(tmp_path, extra, message, capsys):
-    from haze_ros.tools.bag_build import BagContents, CameraStream, write_bag
-    from haze_ros.tools.bag_cli import main as haze_bag
+    from haze_ros.bags.build import BagContents, CameraStream, write_bag
+    from haze_ros.bags.cli import main as haze_bag
 
     frames = [np.full((24, 32, 3), 100, np.uint8)]
     contents = BagContents(streams=[CameraStream("/cam")], frames=frames, depth_topic="/d",
@@ -207,7 +207,7 @@ def test_bag_copies_a_frame_with_invalid_depth_unchanged(tmp_path):
     """The node's rule in the bag: a 99 % NaN depth drops the frame (copied, reason depth_invalid)."""
     import json
 
-    from haze_ros.tools.bag_cli import main as haze_bag
+    from haze_ros.bags.cli import main as haze_bag
 
     frames = [np.full((20, 30, 3), 90, np.uint8)] * 2
     depths = [np.full((20, 30), 25.0, np.float32), np.full((20, 30), np.nan, np.float32)]
@@ -228,8 +228,8 @@ def _bag_with_float_depth(path, frames, depths):
     """Bag with /cam (bgr8) and /d (32FC1 exactly as given, NaN kept), depth 1 ms after its image."""
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from haze_ros.tools.bag_build import CameraStream, image_message
-    from haze_ros.tools.bag_io import ros2_typestore
+    from haze_ros.bags.build import CameraStream, image_message
+    from haze_ros.bags.io import ros2_typestore
 
     ts = ros2_typestore()
     types = ts.types

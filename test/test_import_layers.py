@@ -5,12 +5,16 @@ relative import in every module counts, at module level or inside a function, so
 into a function to dodge a cycle still shows up. The order (DESIGN.md "Layers", issue 11), lowest
 first; a subpackage imports only from layers below its own (plus the peer edges listed)::
 
-    core                                contracts and value types: Backend, BackendSpec, frames
-    physics, networks                   eq. (1), depth, DCP; nn.Modules
-    hazing, training, export            haze-mode front end; training; ONNX / TensorRT artefacts
-    backends                            runtimes behind the contract
-    evaluation, tools                   metrics and haze_eval / haze_apply; bags and benchmarks
-    ros                                 the node (rclpy)
+    core                          contracts and value types: Backend, BackendSpec, frames, stages
+    physics, networks             eq. (1), depth, DCP; nn.Modules
+    hazing, training, export      haze-mode front end; training; ONNX / TensorRT artefacts
+    backends                      runtimes behind the contract
+    evaluation, bags, bench       haze_eval / haze_apply; haze_bag; haze_bench and the GPU check
+    ros                           the node (rclpy)
+    ros_tools                     haze_replay, haze_record, haze_demo, the node benchmark (rclpy)
+
+``bench`` names the node benchmark (``ros_tools.bench_node``) only as a string in its suite table,
+loaded when asked for, so that ``haze_bench`` runs without ROS; that is not an import.
 
 Imports inside functions are for optional runtimes only: a function-level import of a
 ``haze_ros`` module is allowed when that module (through its own module-level imports) loads
@@ -28,9 +32,9 @@ LAYERS = (
     ("physics", "networks"),
     ("hazing", "training", "export"),
     ("backends",),
-    ("evaluation",),
+    ("evaluation", "bags", "bench"),
     ("ros",),
-    ("tools",),
+    ("ros_tools",),
 )
 # imports between subpackages of the same layer that the order allows (none form a cycle)
 PEER_EDGES = {("training", "hazing")}

@@ -89,7 +89,7 @@ def _write_bag(path, frames, depths):
     """The recording: per frame an Image (bgr8) and, 1 ms later, its depth Image; returns the CDR list."""
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from haze_ros.tools.bag_io import ros2_typestore
+    from haze_ros.bags.io import ros2_typestore
 
     ts = ros2_typestore()
     types = ts.types
@@ -130,9 +130,9 @@ def recording(tmp_path_factory):
 
 def _through_bag(bag, out, options, with_depth):
     """Run ``haze_bag``; returns ({stamp: image bytes} of hazed frames, {stamp: reason}, {stamp: record})."""
-    from haze_ros.tools.bag_cli import main as haze_bag
-    from haze_ros.tools.bag_io import open_input
-    from haze_ros.tools.haze_params_msg import read_params
+    from haze_ros.bags.cli import main as haze_bag
+    from haze_ros.bags.haze_params_msg import read_params
+    from haze_ros.bags.io import open_input
 
     depth = ["--depth-topic", DEPTH] if with_depth else []
     assert haze_bag([str(bag), str(out), "--mode", "haze", "--topic", IMAGE, *depth, *options,

@@ -3,8 +3,8 @@
 import pytest
 from conftest import REPO
 
-from haze_ros.tools import replay
-from haze_ros.tools.ros_bridge import split_ros_args
+from haze_ros.ros_tools import replay
+from haze_ros.ros_tools.ros_bridge import split_ros_args
 
 DEMO_BAG = REPO / "data" / "demo" / "demo_bag"
 
@@ -36,7 +36,7 @@ def test_bad_options_exit_2_before_touching_dds(args, message, capsys):
 
 @pytest.mark.parametrize("option", ["--duration", "--count", "--idle-timeout", "--wait-topics"])
 def test_record_rejects_non_positive_limits_and_writes_nothing(option, tmp_path, capsys):
-    from haze_ros.tools import record
+    from haze_ros.ros_tools import record
 
     assert record.main([str(tmp_path / "out"), "--topic", "/x", option, "-1"]) == 2
     assert f"{option} must be > 0" in capsys.readouterr().err

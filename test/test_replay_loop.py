@@ -13,10 +13,10 @@ import sys
 import pytest
 from conftest import REPO, isolated_ros_domain_id, shared_data
 
-from haze_ros.tools import demo_report
-from haze_ros.tools.bag_build import BagContents, CameraStream, load_frames, write_bag
-from haze_ros.tools.bag_io import open_input
-from haze_ros.tools.demo import Proc
+from haze_ros.bags.build import BagContents, CameraStream, load_frames, write_bag
+from haze_ros.bags.io import open_input
+from haze_ros.ros_tools import demo_report
+from haze_ros.ros_tools.demo import Proc
 
 N_FRAMES = 10
 TOPIC = "/loop/cam/image_raw"
@@ -48,14 +48,14 @@ def test_replay_node_record_delivers_every_frame(tmp_path):
     logs.mkdir()
     node = Proc("node", [sys.executable, "-m", "haze_ros.ros.node", "--ros-args", "--params-file",
                          str(REPO / "config" / "hazify.yaml"), "-r", "__ns:=/loop/cam"], env, logs)
-    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.tools.record", str(tmp_path / "rec"),
+    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.ros_tools.record", str(tmp_path / "rec"),
                                  "--topic", "/loop/cam/image_hazed",
                                  "--topic", "/loop/cam/image_hazed/haze_params", "--count", str(N_FRAMES),
                                  "--idle-timeout", "10", "--wait-topics", "60"], env, logs)
     procs = [node, recorder]
     try:
         assert recorder.wait_line("haze_record: recording", 90), "".join(node.lines + recorder.lines)
-        replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--rate", "1.0",
+        replay = Proc("replay", [sys.executable, "-m", "haze_ros.ros_tools.replay", str(bag), "--rate", "1.0",
                                  "--wait-for", TOPIC, "--wait-subscribers", "60", "--require-subscribers",
                                  "--report", str(tmp_path / "report.json")], env, logs)
         procs.append(replay)
@@ -89,12 +89,12 @@ def test_recorder_finalises_the_bag_on_sigint_or_sigterm(tmp_path, signum):
         extra_strings={"/sig/notes": notes}))
     env, logs = _env(), tmp_path / "logs"
     logs.mkdir()
-    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.tools.record", str(tmp_path / "rec"),
+    recorder = Proc("recorder", [sys.executable, "-m", "haze_ros.ros_tools.record", str(tmp_path / "rec"),
                                  "--topic", "/sig/renamed", "--topic", "/sig/image_raw",
                                  "--storage", "sqlite3",
                                  "--wait-topics", "60"], env, logs)
     # the bare FROM:=TO form, as documented: rcl must not take it for a (deprecated) remap rule
-    replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--wait-for",
+    replay = Proc("replay", [sys.executable, "-m", "haze_ros.ros_tools.replay", str(bag), "--wait-for",
                              "/sig/renamed", "/sig/image_raw", "--wait-subscribers", "60",
                              "--require-subscribers", "--remap", "/sig/notes:=/sig/renamed"], env, logs)
     try:
@@ -129,7 +129,7 @@ def test_replay_stopped_by_a_signal_exits_128_plus_signal(tmp_path, signum, stat
                                                          frames=frames))
     logs = tmp_path / "logs"
     logs.mkdir()
-    replay = Proc("replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag), "--wait-for",
+    replay = Proc("replay", [sys.executable, "-m", "haze_ros.ros_tools.replay", str(bag), "--wait-for",
                              "/stop/nobody_listens", "--wait-subscribers", "60", "--report",
                              str(tmp_path / "report.json")], _env(), logs)
     try:

@@ -3,10 +3,11 @@
 Why not Python's own ``KeyboardInterrupt``: CPython (seen on 3.11.7, the version of the ROS 2
 wheels) sets a global flag (``_Py_UnhandledKeyboardInterrupt``, in ``run_eval_code_obj``) whenever a
 *plain* ``KeyboardInterrupt`` leaves code run by ``exec()``/``eval()`` of a string, even when the
-program catches it a few frames further out; when the tool runs as ``python -m haze_ros.tools.X``
-(the tests and ``haze_demo`` start them so) ``Py_RunMain`` then ends the process with SIGINT
-(``exit_sigint()``) instead of the status ``main()`` returned. (An installed console script runs as
-a file, whose ``SystemExit`` goes through ``Py_Exit`` and skips that check.) The standard library
+program catches it a few frames further out; when the tool runs as ``python -m haze_ros.bags.cli``
+(or any ``-m`` module: the tests and ``haze_demo`` start them so) ``Py_RunMain`` then ends the
+process with SIGINT (``exit_sigint()``) instead of the status ``main()`` returned. (An installed
+console script runs as a file, whose ``SystemExit`` goes through ``Py_Exit`` and skips that check.)
+The standard library
 runs such code all the time: ``@dataclass`` ``exec()``s every generated method, ``namedtuple``
 ``eval()``s its ``__new__``. So a Ctrl-C that landed while a module with a dataclass was being
 imported (``haze_bag`` imports its backend lazily, after the output's staging folder exists) made a

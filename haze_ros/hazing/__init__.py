@@ -1,7 +1,8 @@
 """ROS-free haze-mode front end shared by ``haze_node``, ``haze_bag`` and training.
 
 Layer: imports ``haze_ros.core`` and ``haze_ros.physics`` only (no rclpy, no message packages, no
-torch), so the node (``ros/``), the bag tool (``tools/``) and training can all use it.
+torch), so the node (``ros/``), the bag tool (``bags/``) and training can all use it. ``depth_sync``
+matches depth to images by stamp (the node's buffer and the bag tool's).
 
 Modules:
 

@@ -8,7 +8,7 @@ frames), message = the depth label or ``not applied: <reason>``, hardware_id = t
 key/values of ``HazeRecord.values``. A standard type because no custom message package can be built
 here; it has a header (stamp matching, ``ros2 topic echo``, bags) and typed-by-name key/values.
 
-This module builds the content only; ``ros.haze_control`` (rclpy) and ``tools.haze_params_msg``
+This module builds the content only; ``ros.haze_control`` (rclpy) and ``bags.haze_params_msg``
 (rosbags) turn it into their message classes.
 """
 

@@ -1,5 +1,6 @@
-"""ROS 2 layer of haze_ros: message conversions, parameters, diagnostics and the ``haze_node``.
+"""ROS 2 layer of haze_ros: the ``haze_node``, its parameters, haze control, diagnostics, launch helper.
 
-The only part of the package (with ``tools``) that imports rclpy or message types. ``conversions``
-imports neither at module level, so ROS-free tools (the bag helper on ``rosbags`` messages) can use it.
+With ``haze_ros.ros_tools`` the only part of the package that imports rclpy or message types; the
+ROS-free pieces the node shares with the bag tool live below (``core.image_msgs``,
+``core.params_file``, ``hazing``, ``backends.model_identity``).
 """

@@ -3,7 +3,7 @@
 * physics: eq. (1) haze with depth (A on / off the 8-bit grid), depth-free haze, the same through
   ``FrameProcessor`` with a ``bgr8`` input, and LiDAR depth completion at DDAD's native 1936×1216.
 * dcp: ``physics.dark_channel.dehaze`` (fast guided filter and exact) against the plain numpy /
-  OpenCV reference of ``tools.bench_reference``.
+  OpenCV reference of ``bench.reference``.
 * processor: ``FrameProcessor`` overhead (layout in and out, checks) around an identity backend.
 
 All on real frames: the shipped Udacity highway frame and the shipped DDAD frame with its LiDAR
@@ -24,10 +24,10 @@ from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.physics import dark_channel as dcp
 from haze_ros.physics.depth import CompletionConfig, complete_sparse_depth
+from haze_ros.bench.common import (OPTIONAL_KEYS, ROW_KEYS, make_row, sample_clear_frame, sample_ddad,
+                                   size_label, stats_from_samples)
+from haze_ros.bench.reference import reference_dcp
 from haze_ros.physics.scattering import synthesize_haze
-from haze_ros.tools.bench_common import (OPTIONAL_KEYS, ROW_KEYS, make_row, sample_clear_frame, sample_ddad,
-                                         size_label, stats_from_samples)
-from haze_ros.tools.bench_reference import reference_dcp
 
 Size = Tuple[int, int]
 HAZE_GRID = HazeParams(visibility_to_beta(150.0), (1.0, 1.0, 1.0))

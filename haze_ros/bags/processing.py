@@ -26,15 +26,15 @@ from typing import Deque, Dict, List, Optional, Tuple
 from haze_ros import __version__
 from haze_ros.backends.factory import create_backend
 from haze_ros.backends.model_identity import model_identity
+from haze_ros.bags import io as bag_io
+from haze_ros.bags.depth import DepthMatcher, header_stamp_ns
+from haze_ros.bags.frames import FrameCodec, FrameResult, FrameTask
+from haze_ros.bags.haze_params_msg import PARAMS_SUFFIX, PARAMS_TYPE, params_message
 from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction
 from haze_ros.hazing import depth_policy as dp
 from haze_ros.hazing.record import HazeRecord, ns_to_sec_nanosec
-from haze_ros.tools import bag_io
-from haze_ros.tools.bag_depth import DepthMatcher, header_stamp_ns
-from haze_ros.tools.bag_frames import FrameCodec, FrameResult, FrameTask
-from haze_ros.tools.haze_params_msg import PARAMS_SUFFIX, PARAMS_TYPE, params_message
 
 LOG = logging.getLogger(__name__)
 SUMMARY_FILE = "haze_bag_summary.json"

@@ -15,8 +15,8 @@ import struct
 from pathlib import Path
 from typing import Optional, Tuple
 
+from haze_ros.bags import io as bag_io
 from haze_ros.hazing.depth_sync import MATCHED, DepthSynchronizer
-from haze_ros.tools import bag_io
 
 LOG = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Dict, List, Optional
 
-from haze_ros.tools import bench_models
+from haze_ros.bench import models as bench_models
 
 REPO = Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_FAILED, EXIT_NO_CUDA = 0, 1, 3

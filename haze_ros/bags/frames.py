@@ -16,11 +16,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from haze_ros.bags.io import COMPRESSED_TYPE, IMAGE_TYPE
 from haze_ros.core import image_msgs
 from haze_ros.core.processor import FrameProcessor, FrameRejected
 from haze_ros.core.types import FrameConditions, HazeParams
 from haze_ros.hazing.depth_policy import DepthPolicy, DepthRejected, depth_metres
-from haze_ros.tools.bag_io import COMPRESSED_TYPE, IMAGE_TYPE
 
 LOG = logging.getLogger(__name__)
 

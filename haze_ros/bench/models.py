@@ -14,7 +14,7 @@ Peak memory: RSS growth of this process over the case (CPU; the kernel's peak-RS
 per case), or ``torch.cuda.max_memory_allocated`` (GPU). Nothing here imports rclpy, so the GPU
 check can run it on a machine without ROS.
 
-Run directly: ``python -m haze_ros.tools.bench_models --json out.json --markdown out.md``; ``haze_bench``
+Run directly: ``python -m haze_ros.bench.models --json out.json --markdown out.md``; ``haze_bench``
 calls ``suite_models``.
 """
 

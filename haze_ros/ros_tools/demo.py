@@ -48,12 +48,13 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from haze_ros.backends.model_files import resolve_model
+from haze_ros.bags import io as bag_io
+from haze_ros.bags.cli import main as haze_bag
 from haze_ros.core.backend import BackendError
 from haze_ros.core.exit_status import StopSignals, deferred_signals, exit_status_for
 from haze_ros.core.types import Direction
 from haze_ros.export.metadata import MetadataError, read_onnx_metadata
-from haze_ros.tools import bag_io, demo_report
-from haze_ros.tools.bag_cli import main as haze_bag
+from haze_ros.ros_tools import demo_report
 
 NS = "/demo/camera"
 TOPIC_IN = f"{NS}/image_raw/compressed"
@@ -258,7 +259,7 @@ def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
             record_topics += [DEHAZED]
             if args.mode == "both":
                 probe[HAZED] = 2  # the dehaze node and the recorder
-        record_cmd = [sys.executable, "-m", "haze_ros.tools.record", str(out / "recorded"), "--count",
+        record_cmd = [sys.executable, "-m", "haze_ros.ros_tools.record", str(out / "recorded"), "--count",
                       str(n_frames), "--idle-timeout", "5", "--wait-topics", str(args.timeout), "--overwrite"]
         for topic in record_topics:
             record_cmd += ["--topic", topic]
@@ -269,7 +270,7 @@ def run_graph(args, out: Path, bag: Path, env: Dict[str, str]) -> dict:
         if probe and not wait_subscribers(probe, env, args.timeout):
             raise RuntimeError(f"no dehaze node subscribed to {HAZED} (see logs/dehaze_node.log)")
         report_path = out / "replay_report.json"
-        replay = start(procs, "replay", [sys.executable, "-m", "haze_ros.tools.replay", str(bag),
+        replay = start(procs, "replay", [sys.executable, "-m", "haze_ros.ros_tools.replay", str(bag),
                                          "--rate", str(args.rate), "--wait-for", TOPIC_IN,
                                          "--wait-subscribers", str(args.timeout), "--require-subscribers",
                                          "--report", str(report_path)], env, logs)

@@ -7,8 +7,8 @@ Usage::
                --json bench.json --markdown bench.md --plot bench.png
 
 Suites are registered by name in ``SUITES`` (module, function, whether it takes the CLI args):
-``physics``, ``dcp``, ``processor`` (``tools.bench_physics``); ``conversion``, ``node``
-(``tools.bench_node``) and ``models`` (``tools.bench_models``) come from other modules, imported
+``physics``, ``dcp``, ``processor`` (``bench.physics``); ``conversion``, ``node``
+(``ros_tools.bench_node``) and ``models`` (``bench.models``) come from other modules, imported
 lazily: a missing module is reported and the other suites still run. Each suite returns rows with
 the keys of ``bench_common.ROW_KEYS``; p50 / p95 are over ``--runs`` timed calls after 3 warm-up
 calls. The machine (CPU model, cores, load, Python, numpy / OpenCV / torch versions) is recorded
@@ -26,16 +26,16 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from haze_ros.tools.bench_common import DEFAULT_SIZES, machine_info, markdown_table, parse_size, size_label
+from haze_ros.bench.common import DEFAULT_SIZES, machine_info, markdown_table, parse_size, size_label
 
 # name -> (module, function, takes_args)
 SUITES: Dict[str, Tuple[str, str, bool]] = {
-    "physics": ("haze_ros.tools.bench_physics", "suite_physics", False),
-    "dcp": ("haze_ros.tools.bench_physics", "suite_dcp", False),
-    "processor": ("haze_ros.tools.bench_physics", "suite_processor", False),
-    "conversion": ("haze_ros.tools.bench_node", "suite_conversion", False),
-    "node": ("haze_ros.tools.bench_node", "suite_node", True),
-    "models": ("haze_ros.tools.bench_models", "suite_models", True),
+    "physics": ("haze_ros.bench.physics", "suite_physics", False),
+    "dcp": ("haze_ros.bench.physics", "suite_dcp", False),
+    "processor": ("haze_ros.bench.physics", "suite_processor", False),
+    "conversion": ("haze_ros.ros_tools.bench_node", "suite_conversion", False),
+    "node": ("haze_ros.ros_tools.bench_node", "suite_node", True),
+    "models": ("haze_ros.bench.models", "suite_models", True),
 }
 
 

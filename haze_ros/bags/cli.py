@@ -21,15 +21,15 @@ from typing import List, Optional
 import yaml
 
 from haze_ros.backends.factory import available_names
+from haze_ros.bags import io as bag_io
+from haze_ros.bags.haze_sources import HazeSourceError, haze_values_from_args
+from haze_ros.bags.processing import SUMMARY_FILE, BagJob, run_job
 from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.params_file import backend_knobs, package_params_file, read_params_file, runtime_options
 from haze_ros.core.types import Direction
 from haze_ros.hazing.depth_policy import DEPTH_SOURCES, TOPIC, DepthPolicy, paired_backend
 from haze_ros.hazing.sources import make_haze_source
-from haze_ros.tools import bag_io
-from haze_ros.tools.bag_processing import SUMMARY_FILE, BagJob, run_job
-from haze_ros.tools.haze_sources import HazeSourceError, haze_values_from_args
 
 LOG = logging.getLogger("haze_bag")
 

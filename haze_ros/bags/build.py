@@ -16,8 +16,8 @@ import numpy as np
 from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import Writer
 
+from haze_ros.bags.io import STORAGES, ros2_typestore
 from haze_ros.hazing.record import ns_to_sec_nanosec
-from haze_ros.tools.bag_io import STORAGES, ros2_typestore
 
 _NO_TIME = QosTime(sec=0, nsec=0)
 SENSOR_QOS = Qos(QosHistory.KEEP_LAST, 5, QosReliability.BEST_EFFORT, QosDurability.VOLATILE, _NO_TIME,

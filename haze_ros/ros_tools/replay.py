@@ -26,10 +26,10 @@ from typing import Dict, List, Optional
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
-from haze_ros.tools import bag_io
-from haze_ros.tools.bag_depth import header_stamp_ns
+from haze_ros.bags import io as bag_io
+from haze_ros.bags.depth import header_stamp_ns
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
-from haze_ros.tools.ros_bridge import message_class, qos_from_bag, split_ros_args
+from haze_ros.ros_tools.ros_bridge import message_class, qos_from_bag, split_ros_args
 
 IMAGE_TYPES = (bag_io.IMAGE_TYPE, bag_io.COMPRESSED_TYPE)
 CLOCK_PERIOD_S = 0.025  # /clock at 40 Hz between messages, like ros2 bag play's default

@@ -9,8 +9,8 @@ dataclass (ROS 2 typestore), written as CDR.
 
 from __future__ import annotations
 
+from haze_ros.bags.io import ros2_typestore
 from haze_ros.hazing.record import MESSAGE_TYPE, STATUS_NAME, TOPIC_SUFFIX, HazeRecord, read_record_values
-from haze_ros.tools.bag_io import ros2_typestore
 
 PARAMS_SUFFIX = TOPIC_SUFFIX
 PARAMS_TYPE = MESSAGE_TYPE

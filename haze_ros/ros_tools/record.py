@@ -24,9 +24,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 
-from haze_ros.tools import bag_io
+from haze_ros.bags import io as bag_io
 from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
-from haze_ros.tools.ros_bridge import message_class, qos_to_bag, split_ros_args
+from haze_ros.ros_tools.ros_bridge import message_class, qos_to_bag, split_ros_args
 
 
 def build_parser() -> argparse.ArgumentParser:

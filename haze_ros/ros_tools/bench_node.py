@@ -28,11 +28,11 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from haze_ros.bench.common import REPO, peak_traced_mb, size_label, stats_from_samples, time_call
 from haze_ros.core import image_msgs
 from haze_ros.core.backend import BackendError
 from haze_ros.core.params_file import read_params_file
 from haze_ros.ros import conversions, params
-from haze_ros.tools.bench_common import REPO, peak_traced_mb, size_label, stats_from_samples, time_call
 
 CONFIG = REPO / "config"
 

@@ -13,9 +13,9 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
+from haze_ros.bags import io as bag_io
+from haze_ros.bags.depth import header_stamp_ns
 from haze_ros.core import image_msgs, layout
-from haze_ros.tools import bag_io
-from haze_ros.tools.bag_depth import header_stamp_ns
 
 PANEL_WIDTH = 480
 
