@@ -57,7 +57,7 @@ def dehaze_graph():
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo, Image
 
-    node = NodeProcess(REPO / "config" / "dehaze.yaml", FAST)
+    node = NodeProcess(REPO / "config" / "dehaze.yaml", FAST + [("backend", "dcp")])  # its tests tune dcp.*
     client = GraphClient(node.domain_id)
     pubs = {"image": client.publisher(Image, "/image_raw"), "info": client.publisher(CameraInfo,
                                                                                      "/camera_info")}
