@@ -40,6 +40,7 @@ from haze_ros.backends.tensorrt_backend import TensorRTBackend
 from haze_ros.backends.torch_backend import TorchBackend
 from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor, ProcessorConfig
+from haze_ros.core.stages import to_batch
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
 from haze_ros.export.metadata import ModelMetadata
 from haze_ros.export.onnx_export import export_translator, module_io_metadata
@@ -238,7 +239,7 @@ def bench_backend(backend, name: str, size, runs: int, warmup: int, budget_s: fl
     """
     cuda = str(backend.device).startswith("cuda")
     frame = _frame(size)
-    batch = (frame[:, :, ::-1].astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
+    batch = to_batch(frame[:, :, ::-1])  # the bgr8 frame as RGB (1, 3, H, W) float32 [0, 1]
     sync = (lambda: __import__("torch").cuda.synchronize()) if cuda else (lambda: None)
     if cuda:
         import torch
