@@ -53,7 +53,8 @@ def test_depth_policy_from_the_params_file_and_completion():
 
 def test_depth_source_choices_and_backend_check():
     assert dp.DEPTH_SOURCES == ("topic", "model", "flat_road")
-    assert HAZE_VALUES["depth_source"] == "flat_road"  # today's default, one line in config/hazify.yaml
+    assert HAZE_VALUES["depth_source"] == "model"  # learned depth by default (config/hazify.yaml)
+    assert HAZE_VALUES["backend"] == "model"
     assert dp.check_depth_source("topic", "physics") is None
     assert dp.check_depth_source("flat_road", "physics") is None
     assert dp.check_depth_source("model", "onnxruntime") is None
@@ -151,9 +152,10 @@ def _job(*extra):
 
 def test_bag_defaults_come_from_the_params_file(tmp_path):
     job = _job()
-    assert job.backend.name == "physics" and job.depth_source == "flat_road" and job.seed == 0
+    assert job.backend.name == "model" and job.depth_source == "model" and job.seed == 0
     assert job.depth_tolerance_ns == 20_000_000 and job.haze_source.params_for(0, 0).visibility_m == 150.0
-    assert job.backend.options["camera_height_m"] == 1.5
+    job = _job("--depth-source", "flat_road")
+    assert job.backend.name == "physics" and job.backend.options["camera_height_m"] == 1.5
     job = _job("--depth-topic", "/depth")
     assert job.depth_source == "topic" and job.depth_policy == dp.DepthPolicy(0.001, 0.95, False)
     assert job.backend.name == "physics"

@@ -1,27 +1,41 @@
 """Make a shippable model from a training checkpoint: generator weights only, no optimiser state.
 
-``python -m haze_ros.training.release runs/edge/checkpoints/best models/edge``
+``python -m haze_ros.training.release runs/edge/checkpoints/best models/edge [--t0 T]``
+
+``--t0`` sets the physics generator's recomposition floor t0 of J = (I − A)/max(t, t0) + A for
+inference (it is an inference-time constant: the weights do not depend on it); the model card says
+which value was chosen and on what data.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Optional
 
 from haze_ros.networks.loading import load_checkpoint_tensors, network_config_of
 from haze_ros.training.checkpoint import save_checkpoint
 
 
-def release_checkpoint(source: Path, target_stem: Path) -> Path:
-    """Copy ``vae.*`` tensors and the metadata of ``source`` to ``target_stem.{safetensors,json}``."""
+def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = None) -> Path:
+    """Copy ``vae.*`` tensors and the metadata of ``source`` to ``target_stem.{safetensors,json}``.
+
+    ``t0`` (physics generator only, in (0, 1)) replaces the architecture's recomposition floor.
+    """
     meta, tensors = load_checkpoint_tensors(source)
+    network = network_config_of(meta)
+    if t0 is not None:
+        if not network.is_physics:
+            raise ValueError("--t0 applies to the physics generator only")
+        network = dataclasses.replace(network, t0=float(t0))  # validated in __post_init__
     generator = {k: v for k, v in tensors.items() if k.startswith("vae.")}
     metrics = dict(meta["metrics"])
     extra = meta.get("optimizer_meta", {})
     if "elapsed_s" in extra:
         metrics["train/elapsed_s"] = float(extra["elapsed_s"])
-    return save_checkpoint(target_stem, generator, network_config_of(meta), step=meta["step"],
+    return save_checkpoint(target_stem, generator, network, step=meta["step"],
                            metrics=metrics, training=meta["training"])
 
 
@@ -30,8 +44,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="training checkpoint (either file of the pair or the stem)")
     parser.add_argument("target", type=Path, help="output stem, e.g. models/edge")
+    parser.add_argument("--t0", type=float, default=None,
+                        help="physics generator: recomposition floor t0 for inference, in (0, 1)")
     args = parser.parse_args(argv)
-    print(release_checkpoint(args.source, args.target))
+    print(release_checkpoint(args.source, args.target, args.t0))
     return 0
 
 
