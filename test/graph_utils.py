@@ -103,6 +103,18 @@ class GraphClient:
         if not condition():
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
+    def endpoint_qos(self, topic, kind, node_name="haze_node", timeout=10.0):
+        """QoS profile of ``node_name``'s ``kind`` (``publishers`` / ``subscriptions``) on ``topic``.
+
+        Waits for it: an endpoint's node name reaches this participant's graph cache by DDS
+        discovery (``ros_discovery_info``), after the endpoint itself, so a fresh query can miss it.
+        """
+        def profiles():
+            found = getattr(self.node, f"get_{kind}_info_by_topic")(topic)
+            return [i.qos_profile for i in found if i.node_name == node_name]
+        self.spin_until(lambda: bool(profiles()), timeout, f"{node_name}'s {kind} info on {topic}")
+        return profiles()[0]
+
     def wait_matched(self, publishers=(), subscriptions=(), timeout=30.0):
         """Wait until every publisher has a subscriber and every subscription a publisher."""
         self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers)

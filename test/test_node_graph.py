@@ -101,11 +101,8 @@ def test_headers_preserved_one_output_per_input(dehaze_graph):
     assert node.alive()
     from rclpy.qos import ReliabilityPolicy
 
-    node_sub = [i for i in client.node.get_subscriptions_info_by_topic("/image_raw")
-                if i.node_name == "haze_node"]
-    node_pub = [i for i in client.node.get_publishers_info_by_topic("/image_dehazed")]
-    assert node_sub[0].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # sensor-data QoS
-    assert node_pub[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    assert client.endpoint_qos("/image_raw", "subscriptions").reliability == ReliabilityPolicy.BEST_EFFORT
+    assert client.endpoint_qos("/image_dehazed", "publishers").reliability == ReliabilityPolicy.RELIABLE
 
 
 def test_steady_rate_on_shared_frames(dehaze_graph):
@@ -356,9 +353,7 @@ def test_compressed_input_and_clean_startup_failure():
 
         from rclpy.qos import DurabilityPolicy
 
-        def qos_of(topic, kind):
-            infos = getattr(client.node, f"get_{kind}_info_by_topic")(topic)
-            return [i.qos_profile for i in infos if i.node_name == "haze_node"][0]
+        qos_of = client.endpoint_qos
 
         assert qos_of("/image_raw/compressed", "subscriptions").reliability == ReliabilityPolicy.RELIABLE
         info_pub = qos_of("/image_dehazed/camera_info", "publishers")
