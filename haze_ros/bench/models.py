@@ -345,6 +345,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--backends", nargs="+", default=list(DEFAULT_BACKENDS))
     parser.add_argument("--model", default=None, help="edge checkpoint (default: the shipped model)")
     parser.add_argument("--paper-model", default=None, help="trained paper checkpoint, if any")
+    parser.add_argument("--direction", choices=("dehaze", "haze"), default="dehaze",
+                        help="direction to time (haze: the conditioned graph at 150 m visibility)")
     parser.add_argument("--case-budget-s", type=float, default=60.0)
     parser.add_argument("--engine-cache-dir", default=None)
     parser.add_argument("--json", type=Path, default=None)
