@@ -104,7 +104,7 @@ class GraphClient:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
     def endpoint_qos(self, topic, kind, node_name="haze_node", timeout=10.0):
-        """QoS profile of ``node_name``'s ``kind`` (``publishers`` / ``subscriptions``) on ``topic``.
+        """The QoS profile of ``node_name``'s ``kind`` (``publishers`` / ``subscriptions``) on ``topic``.
 
         Waits for it: an endpoint's node name reaches this participant's graph cache by DDS
         discovery (``ros_discovery_info``), after the endpoint itself, so a fresh query can miss it.
