@@ -71,7 +71,23 @@ def crop_to(y: torch.Tensor, height, width) -> torch.Tensor:
     return y.index_select(3, torch.arange(width, device=y.device))
 
 
-class OneDirectionTranslator(nn.Module):
+class _DirectionDomains:
+    """Source and target domain names of a translator's ``direction``."""
+
+    direction: Direction
+
+    @property
+    def source_domain(self) -> str:
+        """``hazy`` for dehaze, ``clear`` for haze."""
+        return DIRECTION_DOMAINS[self.direction][0]
+
+    @property
+    def target_domain(self) -> str:
+        """``clear`` for dehaze, ``hazy`` for haze."""
+        return DIRECTION_DOMAINS[self.direction][1]
+
+
+class OneDirectionTranslator(_DirectionDomains, nn.Module):
     """E_src (private + shared) → posterior mean z → G_dst (shared + private); [0, 1] in and out.
 
     The pixel generator (``generator: pixel``; the ``paper`` preset). See
@@ -97,16 +113,6 @@ class OneDirectionTranslator(nn.Module):
         self.decoder_shared = SharedResBlocks(config)
         self.decoder = DomainDecoder(config)
 
-    @property
-    def source_domain(self) -> str:
-        """``hazy`` for dehaze, ``clear`` for haze."""
-        return DIRECTION_DOMAINS[self.direction][0]
-
-    @property
-    def target_domain(self) -> str:
-        """``clear`` for dehaze, ``hazy`` for haze."""
-        return DIRECTION_DOMAINS[self.direction][1]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate ``(B, 3, H, W)`` float32 in [0, 1] → ``(B, 3, H, W)`` float32 in [0, 1]; any H, W ≥ 1."""
         padded, height, width = pad_to_multiple(x, self.size_multiple)
@@ -115,7 +121,7 @@ class OneDirectionTranslator(nn.Module):
         return from_network_range(crop_to(y, height, width))
 
 
-class PhysicsTranslator(nn.Module):
+class PhysicsTranslator(_DirectionDomains, nn.Module):
     """One direction of the physics model (eq. (1)) as one module from image to image; [0, 1] in and out.
 
     * ``dehaze``: ``forward(hazy)``: E_I → μ → G_J's t, k, A, c →
@@ -147,16 +153,6 @@ class PhysicsTranslator(nn.Module):
         self.decoder = MapDecoder(config, 1 if self.conditioned else 2)
         if not self.conditioned:
             self.airlight = AirlightHead(config)
-
-    @property
-    def source_domain(self) -> str:
-        """``hazy`` for dehaze, ``clear`` for haze."""
-        return DIRECTION_DOMAINS[self.direction][0]
-
-    @property
-    def target_domain(self) -> str:
-        """``clear`` for dehaze, ``hazy`` for haze."""
-        return DIRECTION_DOMAINS[self.direction][1]
 
     def forward(self, x: torch.Tensor, visibility_m: Optional[torch.Tensor] = None,
                 airlight: Optional[torch.Tensor] = None) -> torch.Tensor:
