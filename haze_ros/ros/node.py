@@ -91,9 +91,17 @@ class HazeNode(Node):
         self._last_log = time.monotonic()
         self._diag_timer = self.create_timer(self.values["diagnostics_period_s"], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def announce_ready(self) -> None:
+        """Log the ``ready:`` line.
+
+        Called by :func:`_run` once it holds the node object, so a stop signal after this line
+        always counts as stopping a running node (exit status 0).
+        """
         depth = f", depth_source={self.haze.depth_source}" if self.haze is not None else ""
-        self.get_logger().info(f"ready: mode={mode}, backend={self.processor.backend.name}{depth}, input "
-                               f"{self._image_sub.topic_name} -> output {self._image_pub.topic_name}")
+        self.get_logger().info(f"ready: mode={self.values['mode']}, backend={self.processor.backend.name}"
+                               f"{depth}, input {self._image_sub.topic_name} -> output "
+                               f"{self._image_pub.topic_name}")
 
     # ------------------------------------------------------------------ start-up
     def _check_depth_source(self, backend: str, conditioned: bool = True) -> None:
@@ -329,6 +337,7 @@ def _run(args, stop: StopSignals) -> int:
         except Exception as exc:  # e.g. a runtime failing in the warm-up frame
             logger.fatal(f"cannot start (backend set-up or warm-up): {exc!r}")
             return stop.exit_status(1)
+        node.announce_ready()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT/SIGTERM (or rclpy shut down)
         # the normal way to stop a running node is a clean exit; during start-up it is an interruption
