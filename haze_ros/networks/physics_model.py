@@ -30,7 +30,7 @@ converted to the networks' [−1, 1] by :func:`haze_ros.networks.translator.to_n
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -284,8 +284,3 @@ class PhysicsSharedLatentVAE(nn.Module):
     def log_depth(self, z: torch.Tensor) -> torch.Tensor:
         """G_I's map: log-depth ``(B, 1, H/s, W/s)`` [log m]."""
         return self.heads.log_depth(self.decoder_hazy(self.decoder_shared(z)))
-
-    @staticmethod
-    def sample_latent(mu: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Reparameterised sample z = μ + η, η ~ N(0, I) (unit-variance posterior; training only)."""
-        return mu + torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
