@@ -169,6 +169,17 @@ def test_onnxruntime_checks_direction_and_caches_exports(checkpoint, tmp_path, c
     assert second.onnx_path == first.onnx_path and second.onnx_path.stat().st_mtime_ns == stamp
 
 
+def test_cached_export_of_older_graph_code_is_not_reused(checkpoint, monkeypatch):
+    """An upgrade that changes the graphs' code must re-export, not run the cached old graph."""
+    from haze_ros.export import onnx_export
+
+    first, _ = create_backend(spec("onnxruntime", checkpoint))
+    monkeypatch.setattr(model_files, "graph_code_sha256", lambda: "f" * 64)  # as after an upgrade
+    second, _ = create_backend(spec("onnxruntime", checkpoint))
+    assert second.onnx_path != first.onnx_path and second.onnx_path.is_file()
+    assert onnx_export.graph_code_sha256()[:8] in first.onnx_path.name and "ffffffff" in second.onnx_path.name
+
+
 def test_onnx_shipped_beside_checkpoint_is_used_only_if_it_matches(checkpoint, tmp_path):
     from haze_ros.export.onnx_export import export_checkpoint
 

@@ -61,6 +61,22 @@ def test_batch_layout_round_trip_and_shape_errors():
         stages.from_batch(batch[0], np.uint8)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_batch_stages_give_the_bits_of_normalise_and_quantise(dtype):
+    """to_batch / from_batch work plane by plane; they must equal the whole-frame formulas."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, np.iinfo(dtype).max + 1, (64, 96, 3)).astype(dtype)
+    for name, view in {"contiguous": frame, "BGR view": frame[..., ::-1], "strided crop": frame[1::2, ::3],
+                       "one pixel": frame[:1, :1]}.items():
+        expected = stages.to_unit_float(np.ascontiguousarray(view)).transpose(2, 0, 1)[None]
+        np.testing.assert_array_equal(stages.to_batch(view), expected, err_msg=name)
+    for batch_dtype in (np.float32, np.float64):
+        batch = (rng.random((1, 3, 37, 53)) * 1.4 - 0.2).astype(batch_dtype)  # out of range too
+        out = stages.from_batch(batch, dtype)
+        assert out.dtype == dtype and out.shape == (37, 53, 3) and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, stages.quantise(batch[0].transpose(1, 2, 0), dtype))
+
+
 def test_default_process_frame_is_normalise_infer_quantise_without_padding():
     seen = []
 

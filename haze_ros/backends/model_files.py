@@ -19,7 +19,7 @@ from typing import List, Optional
 from haze_ros.core.backend import BackendError
 from haze_ros.core.types import Direction
 from haze_ros.export.metadata import MetadataError, read_onnx_metadata, sha256_file
-from haze_ros.export.onnx_export import export_checkpoint
+from haze_ros.export.onnx_export import export_checkpoint, graph_code_sha256
 
 LOG = logging.getLogger(__name__)
 PARAM = "model_path"
@@ -140,7 +140,9 @@ def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[P
     """The ONNX file for ``model``.
 
     That is the model itself, a shipped ``<stem>_<direction>.onnx`` exported from this very checkpoint,
-    or an export into ``cache_dir`` keyed by the checkpoint's SHA-256 (done on first use, logged).
+    or an export into ``cache_dir`` keyed by the checkpoint's SHA-256 and the graph code's
+    (``graph_code_sha256``: a haze_ros upgrade that changes the graphs re-exports; done on first
+    use, logged).
     Raises ``BackendError`` (engine given, or export failure).
     """
     direction = Direction(direction)
@@ -152,7 +154,7 @@ def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[P
     beside = model.path.with_name(f"{model.path.stem}_{direction.value}.onnx")
     if beside.is_file() and _valid_onnx_for(beside, checkpoint_sha, direction):
         return beside
-    name = f"{model.path.stem}-{checkpoint_sha[:16]}_{direction.value}.onnx"
+    name = f"{model.path.stem}-{checkpoint_sha[:16]}-{graph_code_sha256()[:8]}_{direction.value}.onnx"
     target = Path(cache_dir or onnx_cache_dir()) / name
     if target.is_file() and _valid_onnx_for(target, checkpoint_sha, direction):
         return target

@@ -8,6 +8,8 @@ it needs no ``onnxscript`` and produces byte-identical files for identical input
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import logging
 import warnings
@@ -69,6 +71,21 @@ class ParityCase:
     max_abs: float
     mean_abs: float
     ok: bool
+
+
+@functools.lru_cache(maxsize=1)
+def graph_code_sha256() -> str:
+    """Hex SHA-256 of the source of ``haze_ros.networks`` and of this module: the code of the graphs.
+
+    Part of the ONNX cache's file names (``haze_ros.backends.model_files``), so an upgrade of
+    haze_ros that changes the graphs re-exports a cached checkpoint instead of running the old
+    graph. Computed once per process (``*.py`` files, sorted by name).
+    """
+    digest = hashlib.sha256()
+    networks = Path(__file__).resolve().parent.parent / "networks"
+    for path in sorted(networks.glob("*.py")) + [Path(__file__)]:
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _attribute(node, name: str, default=None):

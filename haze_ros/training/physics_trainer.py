@@ -27,7 +27,7 @@ from typing import Dict, List
 import torch
 import torch.nn.functional as F
 
-from haze_ros.networks.physics_model import PhysicsSharedLatentVAE
+from haze_ros.networks.physics_model import PhysicsSharedLatentVAE, synthesize_hazy
 from haze_ros.networks.range import to_network_range
 from haze_ros.training import losses
 from haze_ros.training.config import TrainConfig
@@ -93,7 +93,7 @@ class PhysicsTrainer(Trainer):
         dehazed, t_h = heads.dehaze(b.real_hazy, lr_h, raw_h, glob_h)
         dehazed01 = dehazed.clamp(0.0, 1.0)
         airlight_h = heads.airlight(glob_h)
-        hazy_rec = dehazed01 * t_h + airlight_h[:, :, None, None] * (1.0 - t_h)
+        hazy_rec = synthesize_hazy(dehazed01, t_h, airlight_h)
         mu_hc, lr_hc = vae.encode(dehazed01, "clear")
         z_hc = self._sample(mu_hc)
         log_depth_hc = vae.log_depth(z_hc)
