@@ -52,6 +52,21 @@ def test_eq1_round_trip_with_the_true_t_airlight_and_depth():
     assert t_up.shape == (1, 1, 32, 32) and float(t_up.min()) >= 0 and float(t_up.max()) <= 1
 
 
+def test_recomposition_equals_the_two_step_formula_it_rewrites():
+    """J = (I − A)·α + A + (1 − k)·c must be J₁ + k·(I − J₁), J₁ = (I − A)/max(t, t0) + A + c."""
+    g = torch.Generator().manual_seed(5)
+    hazy, t, k = (torch.rand(2, 3, 9, 11, generator=g), torch.rand(2, 1, 9, 11, generator=g),
+                  torch.rand(2, 1, 9, 11, generator=g))
+    airlight = 0.7 + 0.3 * torch.rand(2, 3, generator=g)
+    correction = 0.1 * torch.rand(2, 3, generator=g) - 0.05
+    a, c = airlight[:, :, None, None], correction[:, :, None, None]
+    j1 = (hazy - a) / torch.clamp(t, min=0.3) + a + c
+    torch.testing.assert_close(recompose_clear(hazy, t, airlight, 0.3, keep=k, correction=correction),
+                               j1 + k * (hazy - j1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(recompose_clear(hazy, t, airlight, 0.3, correction=correction), j1)
+    torch.testing.assert_close(recompose_clear(hazy, torch.clamp(t, min=0.3), airlight, None), j1 - c)
+
+
 def test_guided_upsampling_of_a_constant_map_is_that_constant_and_follows_edges():
     guide = torch.zeros(1, 1, 32, 32)
     guide[..., 16:] = 1.0  # a vertical edge

@@ -217,20 +217,28 @@ class PhysicsHeads:
         """Log-depth log d [log m], between log(depth_min_m) and log(depth_max_m); ``(B, 1, h, w)``."""
         return self.log_dmin + (self.log_dmax - self.log_dmin) * torch.sigmoid(raw)
 
+    def dehaze_maps(self, hazy: torch.Tensor, hazy_lr: torch.Tensor,
+                    raw: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """G_J's maps at full resolution: ``(t↑ in [t0, 1], k↑ in [0, 1])``, each ``(B, 1, H, W)``.
+
+        Fast guided upsampling of t and k on the input's grey guide. ``hazy`` ``(B, 3, H, W)`` and
+        ``hazy_lr`` ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)`` in [0, 1]; ``raw`` the dehaze head's
+        ``(B, 2, ⌊H/s⌋, ⌊W/s⌋)`` (t, k).
+        """
+        cfg = self.cfg
+        maps = torch.cat([self.transmission(raw), self.keep_weight(raw)], dim=1)
+        maps = fast_guided_upsample(maps, guide_image(hazy_lr), guide_image(hazy), cfg.guided_radius,
+                                    cfg.guided_eps)
+        return torch.clamp(maps[:, 0:1], cfg.t0, 1.0), torch.clamp(maps[:, 1:2], 0.0, 1.0)
+
     def dehaze(self, hazy: torch.Tensor, hazy_lr: torch.Tensor, raw: torch.Tensor,
                global_raw: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """G_J's recomposition at full resolution: ``(J unclamped, t↑)``, both full size.
 
-        J = J₁ + k↑·(I − J₁), J₁ = (I − A) / max(t↑, t0) + A + c. ``hazy`` ``(B, 3, H, W)`` and
-        ``hazy_lr`` ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)`` in [0, 1]; ``raw`` the dehaze head's
-        ``(B, 2, ⌊H/s⌋, ⌊W/s⌋)`` (t, k); ``global_raw`` the global head's ``(B, 6)`` (A, c).
+        J = J₁ + k↑·(I − J₁), J₁ = (I − A) / max(t↑, t0) + A + c (:func:`recompose_clear`), with
+        t↑, k↑ from :meth:`dehaze_maps`; ``global_raw`` the global head's ``(B, 6)`` (A, c).
         """
-        cfg = self.cfg
-        guide = guide_image(hazy)
-        maps = fast_guided_upsample(torch.cat([self.transmission(raw), self.keep_weight(raw)], dim=1),
-                                    guide_image(hazy_lr), guide, cfg.guided_radius, cfg.guided_eps)
-        t_up = torch.clamp(maps[:, 0:1], cfg.t0, 1.0)
-        k_up = torch.clamp(maps[:, 1:2], 0.0, 1.0)
+        t_up, k_up = self.dehaze_maps(hazy, hazy_lr, raw)
         clear = recompose_clear(hazy, t_up, self.airlight(global_raw), None, keep=k_up,
                                 correction=self.correction(global_raw))
         return clear, t_up

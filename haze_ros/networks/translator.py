@@ -9,7 +9,7 @@ graphs). The [0, 1] ↔ [−1, 1] conversion is :mod:`haze_ros.networks.range`.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -154,6 +154,18 @@ class PhysicsTranslator(_DirectionDomains, nn.Module):
         if not self.conditioned:
             self.airlight = AirlightHead(config)
 
+    def network_outputs(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x_lr, raw, shared)``: the pooled frame, the map head's raw maps, the shared decoder features.
+
+        ``x`` ``(B, 3, H, W)`` in [0, 1], H, W ≥ ``input_stride``; ``x_lr`` ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)``;
+        ``raw`` ``(B, 2 or 1, ⌊H/s⌋, ⌊W/s⌋)`` (dehaze: t, k; haze: log-depth); ``shared`` the input of
+        the global head (dehaze) at the latent's resolution. The full frame is never padded or copied.
+        """
+        x_lr = pool_frame(x, self.config.input_stride)
+        padded, height, width = pad_to_multiple(x_lr, 2 ** self.config.n_downsample)
+        shared = self.decoder_shared(self.encoder_shared(self.encoder(encoder_input(padded))))  # G(E_μ(x))
+        return x_lr, crop_to(self.decoder(shared), height, width), shared
+
     def forward(self, x: torch.Tensor, visibility_m: Optional[torch.Tensor] = None,
                 airlight: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``(B, 3, H, W)`` float32 in [0, 1] (+ ``(B, 1)`` V [m] and ``(B, 3)`` A for haze) → same shape."""
@@ -162,10 +174,7 @@ class PhysicsTranslator(_DirectionDomains, nn.Module):
         if not tracing and (x.shape[2] < stride or x.shape[3] < stride):  # tiny frames (eager only)
             padded, height, width = pad_to_multiple(x, stride)
             return crop_to(self.forward(padded, visibility_m, airlight), height, width)
-        x_lr = pool_frame(x, stride)  # the full frame is never padded or copied
-        padded, height, width = pad_to_multiple(x_lr, 2 ** self.config.n_downsample)
-        shared = self.decoder_shared(self.encoder_shared(self.encoder(encoder_input(padded))))  # G(E_μ(x))
-        raw = crop_to(self.decoder(shared), height, width)
+        x_lr, raw, shared = self.network_outputs(x)
         if self.conditioned:
             if visibility_m is None or airlight is None:
                 raise ValueError("the haze direction needs visibility_m (B, 1) and airlight (B, 3)")
