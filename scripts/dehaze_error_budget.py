@@ -33,13 +33,12 @@ sys.path.insert(0, str(REPO))
 
 from haze_ros.evaluation import metrics  # noqa: E402
 from haze_ros.evaluation.depth_io import load_depth_m  # noqa: E402
-from haze_ros.evaluation.images import read_rgb  # noqa: E402
-from haze_ros.evaluation.pairing import pair_key, parse_number_ranges  # noqa: E402
-from haze_ros.evaluation.protocol import PaperHazeRange, depth_pairs  # noqa: E402
+from haze_ros.evaluation.pairing import parse_number_ranges  # noqa: E402
+from haze_ros.evaluation.protocol import Sample, depth_pairs, synthetic_samples  # noqa: E402
 from haze_ros.networks.loading import load_translator  # noqa: E402
 from haze_ros.networks.physics_model import (fast_guided_upsample, guide_image, pool_frame,  # noqa: E402
                                              recompose_clear)
-from haze_ros.physics.scattering import synthesize_haze  # noqa: E402
+from haze_ros.training.data import FRIDA_DEPTH_SCALE_M  # noqa: E402
 
 # (label, t source, keep weight source, A and c source)
 COMBINATIONS = (
@@ -114,21 +113,23 @@ def main() -> int:
     except (ValueError, OSError) as exc:
         print(f"dehaze_error_budget: {exc}", file=sys.stderr)
         return 1
-    haze, scores = PaperHazeRange(), {label: [] for label, *_ in COMBINATIONS}
+    scores = {label: [] for label, *_ in COMBINATIONS}
     map_stats = {"t_abs_error": [], "keep_weight": []}
-    for root, clear_path, depth_path in triples:
-        key = pair_key(clear_path, root)
-        clear = read_rgb(clear_path)
-        depth, _ = load_depth_m(depth_path, 0.01, clear.shape[:2], "auto")
-        beta, airlight = haze.sample(args.seed, key)
-        hazy = synthesize_haze(clear, depth, beta, airlight)
-        t_true = torch.from_numpy(np.exp(-beta * depth).astype(np.float32))[None, None]
-        outputs, stats = budget_rows(model, to_tensor(hazy), t_true, torch.tensor([airlight], dtype=torch.float32))
+    for sample in synthetic_samples(triples, FRIDA_DEPTH_SCALE_M, args.seed):  # haze_eval's protocol
+        if not isinstance(sample, Sample):
+            print(f"dehaze_error_budget: {sample.key}: {sample.reason}", file=sys.stderr)
+            return 1
+        depth, _ = load_depth_m(Path(sample.info["depth"]), FRIDA_DEPTH_SCALE_M, sample.clear.shape[:2],
+                                "auto")
+        t_true = torch.from_numpy(np.exp(-sample.haze.beta_per_m * depth).astype(np.float32))[None, None]
+        airlight = torch.tensor([sample.haze.airlight], dtype=torch.float32)
+        outputs, stats = budget_rows(model, to_tensor(sample.hazy), t_true, airlight)
         for name, value in stats.items():
             map_stats[name].append(value)
         for label, image in outputs.items():
-            scores[label].append(metrics.psnr(clear, image))
-        print(f"{key}: " + ", ".join(f"{label} {scores[label][-1]:.2f}" for label in outputs), flush=True)
+            scores[label].append(metrics.psnr(sample.clear, image))
+        print(f"{sample.key}: " + ", ".join(f"{label} {scores[label][-1]:.2f}" for label in outputs),
+              flush=True)
     means = {label: float(np.mean(values)) for label, values in scores.items()}
     map_means = {name: float(np.mean(values)) for name, values in map_stats.items()}
     report = {"model": shown_path(args.model), "data": shown_path(args.data), "scenes": args.scenes,
