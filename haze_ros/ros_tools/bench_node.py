@@ -6,7 +6,9 @@
   callback is called directly (no DDS) and the backend's own time is subtracted per frame;
   (2) end-to-end latency across processes over DDS: ``haze_node`` in a child process, this process
   publishes a frame, waits for the output, then sends the next (ping-pong, no queueing), so each
-  sample is publish → DDS → convert → backend → convert → publish → DDS → callback.
+  sample is publish → DDS → convert → backend → convert → publish → DDS → callback;
+  (3) throughput over DDS, in the same session: frames published at 30 Hz like a camera's, the
+  sustained output rate (the "fps through the node") and the share of frames that came out.
   Cases (``node_cases``): dehaze with ``dcp`` and with ``backend: model``; haze with the physics
   backend's flat road and with learned depth (``backend: model``, ``depth_source: model``). The
   learned cases use ``haze_bench --model`` ('' = the shipped model) and ``--device``; a case the
@@ -35,6 +37,9 @@ from haze_ros.core.params_file import read_params_file
 from haze_ros.ros import conversions, params
 
 CONFIG = REPO / "config"
+STREAM_RATE_HZ = 30.0     # the throughput case's input rate (a 30 fps camera)
+STREAM_MIN_FRAMES = 30    # ... at least this many frames (2 × runs otherwise)
+STREAM_DRAIN_S = 2.0      # ... time given to the last outputs after the last frame is sent
 
 
 @dataclass(frozen=True)
@@ -146,8 +151,8 @@ def _domain_id(offset: int) -> int:
     return 1 + (os.getpid() + 97 + offset) % 200
 
 
-def _cross_process(size, runs: int, case: NodeCase, backend: str) -> dict:
-    """Ping-pong end-to-end latency (ms samples) through haze_node in a child process."""
+def _cross_process(size, runs: int, case: NodeCase, backend: str) -> List[dict]:
+    """Two rows through haze_node in a child process: ping-pong latency, then throughput of a 30 Hz stream."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -196,6 +201,7 @@ def _cross_process(size, runs: int, case: NodeCase, backend: str) -> dict:
                 continue
             if stamp > 3:  # the first three are warm-up
                 samples.append((arrived[stamp] - sent) * 1e3)
+        stream = _stream(executor, pub, msg, arrived, stamp, max(2 * runs, STREAM_MIN_FRAMES))
     finally:
         node.destroy_node()
         rclpy.shutdown(context=context)
@@ -205,10 +211,43 @@ def _cross_process(size, runs: int, case: NodeCase, backend: str) -> dict:
         except subprocess.TimeoutExpired:
             child.kill()
     profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]).name
-    return _row("node", f"{case.mode} ({case.label}): end-to-end over DDS (2 processes)", size, backend,
-                stats_from_samples(samples), None,
-                f"ping-pong publish -> output callback, incl. algorithm; Fast DDS profile {profile}; "
-                f"{lost} frame(s) without answer in 5 s (re-sent)")
+    latency = _row("node", f"{case.mode} ({case.label}): end-to-end over DDS (2 processes)", size, backend,
+                   stats_from_samples(samples), None,
+                   f"ping-pong publish -> output callback, incl. algorithm; Fast DDS profile {profile}; "
+                   f"{lost} frame(s) without answer in 5 s (re-sent)")
+    intervals, sent, delivered, fps = stream
+    throughput = _row("node", f"{case.mode} ({case.label}): throughput over DDS, input at "
+                      f"{STREAM_RATE_HZ:g} Hz", size, backend,
+                      dict(stats_from_samples(intervals or [float("nan")]), fps=fps), None,
+                      f"a camera-like stream: {sent} frames published at {STREAM_RATE_HZ:g} Hz, {delivered} "
+                      f"outputs received ({100.0 * delivered / sent:.0f} %); fps = sustained output rate, "
+                      f"p50/p95 = time between outputs; Fast DDS profile {profile}")
+    return [latency, throughput]
+
+
+def _stream(executor, pub, msg, arrived: dict, last_stamp: int, frames: int):
+    """Publish ``frames`` frames at ``STREAM_RATE_HZ`` and collect the outputs (a camera's view of the node).
+
+    Returns ``(intervals_ms, sent, delivered, fps)``: the times between consecutive outputs, the frames
+    sent and received, and the sustained output rate (outputs − 1 over the time from the first to
+    the last). Frames the node cannot keep up with are dropped by its keep-last input queue.
+    """
+    first = last_stamp + 1
+    start = time.perf_counter()
+    for index in range(frames):
+        due = start + index / STREAM_RATE_HZ
+        while time.perf_counter() < due:
+            executor.spin_once(timeout_sec=min(0.005, max(0.0, due - time.perf_counter())))
+        msg.header.stamp.nanosec = first + index
+        pub.publish(msg)
+    last = first + frames - 1
+    deadline = time.perf_counter() + STREAM_DRAIN_S
+    while last not in arrived and time.perf_counter() < deadline:
+        executor.spin_once(timeout_sec=0.01)
+    times = sorted(arrived[s] for s in range(first, last + 1) if s in arrived)
+    intervals = list(np.diff(times) * 1e3)
+    fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+    return intervals, frames, len(times), fps
 
 
 def _spin_until(executor, condition, timeout: float) -> None:
@@ -236,5 +275,5 @@ def suite_node(sizes: Sequence[Tuple[int, int]], runs: int, args=None) -> List[d
                 skipped[case.label] = str(exc)
                 print(f"suite node: skipped {case.mode} ({case.label}): {exc}", file=sys.stderr, flush=True)
                 continue
-            rows += [row, _cross_process(size, runs, case, row["backend"])]
+            rows += [row] + _cross_process(size, runs, case, row["backend"])
     return rows
