@@ -37,6 +37,10 @@ def main():
                 print("caught", file=sys.stderr)
                 return stop.exit_status(0)
     else:
+        # Python's own handler, installed explicitly: CPython installs it at start-up only if SIGINT
+        # is not ignored then, and a child of a background job in a non-interactive shell (a CI
+        # runner's, for one) inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             work()
         except KeyboardInterrupt:
