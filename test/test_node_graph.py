@@ -52,6 +52,12 @@ def _serve_graph(node, client, pubs, subs, publish_probe, output_topic):
     assert rc == 0, f"node did not exit cleanly on SIGINT (rc={rc}):\n{out}"
 
 
+def _image_probe(pub):
+    """``publish_probe(i)`` of an image-only graph: the first sample frame, stamped 900 ms + i ns."""
+    probe = sample_frames()[0]
+    return lambda i: pub.publish(image_msg(probe, 900_000_000 + i))
+
+
 @pytest.fixture(scope="module")
 def dehaze_graph():
     from diagnostic_msgs.msg import DiagnosticArray
@@ -63,12 +69,7 @@ def dehaze_graph():
                                                                                      "/camera_info")}
     subs = [client.record(Image, "/image_dehazed"), client.record(CameraInfo, "/image_dehazed/camera_info"),
             client.record(DiagnosticArray, "/diagnostics")]
-    probe = sample_frames()[0]
-
-    def publish_probe(i):
-        pubs["image"].publish(image_msg(probe, 900_000_000 + i))
-
-    yield from _serve_graph(node, client, pubs, subs, publish_probe, "/image_dehazed")
+    yield from _serve_graph(node, client, pubs, subs, _image_probe(pubs["image"]), "/image_dehazed")
 
 
 def _send_and_collect(client, pub, msgs, topic, rate_hz=10.0):
@@ -438,11 +439,7 @@ def learned_haze_graph(physics_checkpoint, tmp_path_factory):
                                                                                      "/camera_info")}
     subs = [client.record(Image, "/image_hazed"), client.record(DiagnosticArray, "/image_hazed/haze_params"),
             client.record(DiagnosticArray, "/diagnostics")]
-    probe = sample_frames()[0]
-
-    def publish_probe(i):
-        pubs["image"].publish(image_msg(probe, 900_000_000 + i))
-    yield from _serve_graph(node, client, pubs, subs, publish_probe, "/image_hazed")
+    yield from _serve_graph(node, client, pubs, subs, _image_probe(pubs["image"]), "/image_hazed")
 
 
 def _records_for(client, msgs):
