@@ -7,12 +7,11 @@ takes visibility V = 3/β and airlight A as inputs), so that ``haze.visibility_m
 
 from __future__ import annotations
 
-import math
 from typing import Optional, Tuple
 
 import numpy as np
 
-from haze_ros.core.types import FrameConditions, HazeParams, visibility_to_beta
+from haze_ros.core.types import FrameConditions, HazeParams, beta_to_visibility, visibility_to_beta
 from haze_ros.physics.scattering import as_airlight
 
 MODEL_DEPTH_SOURCE = "model"  # depth_source of haze made with the model's own depth
@@ -52,6 +51,6 @@ def model_haze_inputs(conditions: Optional[FrameConditions], default: Optional[H
     haze = frame_haze(conditions, default, backend)
     if conditions is not None:
         conditions.extras["depth_source"] = MODEL_DEPTH_SOURCE
-    visibility = math.inf if haze.beta_per_m == 0.0 else 3.0 / haze.beta_per_m
+    visibility = beta_to_visibility(haze.beta_per_m)
     return (np.full((batch_size, 1), visibility, np.float32),
             np.tile(np.asarray(haze.airlight, np.float32)[None], (batch_size, 1)))

@@ -27,7 +27,7 @@ import numpy as np
 from haze_ros.backends.factory import create_backend
 from haze_ros.core.backend import BackendSpec
 from haze_ros.core.processor import FrameProcessor
-from haze_ros.core.types import Direction, FrameConditions
+from haze_ros.core.types import Direction, FrameConditions, visibility_to_beta
 
 IDENTITY = "identity"
 DCP = "dcp"
@@ -39,7 +39,7 @@ FLAT_ROAD = "flat_road"
 UNCONDITIONED_VISIBILITY_M = 250.0
 UNCONDITIONED_AIRLIGHT = 0.9
 UNCONDITIONED_HAZE_OPTIONS = {"visibility_m": UNCONDITIONED_VISIBILITY_M, "airlight": UNCONDITIONED_AIRLIGHT}
-UNCONDITIONED_HAZE_TEXT = (f"beta {3.0 / UNCONDITIONED_VISIBILITY_M:g} 1/m (visibility "
+UNCONDITIONED_HAZE_TEXT = (f"beta {visibility_to_beta(UNCONDITIONED_VISIBILITY_M):g} 1/m (visibility "
                            f"{UNCONDITIONED_VISIBILITY_M:g} m), airlight {UNCONDITIONED_AIRLIGHT:g}")
 # Options of the physics backend's flat-road geometry (``physics.depth_free.FlatRoadGeometry``).
 FLAT_ROAD_OPTION_KEYS = ("camera_height_m", "focal_px", "horizon_row", "hfov_deg", "max_depth_m")

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from haze_ros.core.types import visibility_to_beta
 from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
 from haze_ros.training.config import DataConfig
 from haze_ros.training.data import read_frida_scene, read_rgb
@@ -195,8 +196,8 @@ class PhysicsTrainingData:
             fields["real_clear"].append(rgb)
             fields["real_log_depth"].append(log_depth)
             fields["real_hazy"].append(self._crop(self.real_hazy[rng.integers(len(self.real_hazy))], rng)[0])
-            fields["aug_beta"].append(np.array([3.0 / sample_visibility(rng, self.cfg.visibility_range_m)],
-                                               np.float32))
+            beta = visibility_to_beta(sample_visibility(rng, self.cfg.visibility_range_m))
+            fields["aug_beta"].append(np.array([beta], np.float32))
             fields["aug_airlight"].append(np.array(sample_airlight(rng, self.cfg.airlight_base_range,
                                                                    self.cfg.airlight_tint), np.float32))
         return (PhysicsBatch(**{k: torch.from_numpy(np.stack(v)) for k, v in fields.items()}),)
@@ -204,7 +205,7 @@ class PhysicsTrainingData:
     def _synthetic(self, rng: np.random.Generator) -> dict:
         clear, depth, log_depth = self.scenes[rng.integers(len(self.scenes))]
         (clear_c, depth_c), (log_c,) = self._crop_pair(clear, depth, log_depth, rng)
-        beta = 3.0 / sample_visibility(rng, self.cfg.visibility_range_m)
+        beta = visibility_to_beta(sample_visibility(rng, self.cfg.visibility_range_m))
         airlight = sample_airlight(rng, self.cfg.airlight_base_range, self.cfg.airlight_tint)
         hazy = synthesize_haze(clear_c, depth_c, beta, airlight).astype(np.float32)
         t = transmission_from_depth(depth_c, beta)
@@ -279,7 +280,7 @@ def physics_validation_images(cfg: DataConfig, root: Path, seed: int, stride_mul
         clear, depth = clear[:h, :w], depth[:h, :w]
         for draw in range(cfg.val_haze_draws):
             rng = np.random.default_rng([seed, scene, draw])
-            beta = 3.0 / sample_visibility(rng, cfg.visibility_range_m)
+            beta = visibility_to_beta(sample_visibility(rng, cfg.visibility_range_m))
             airlight = sample_airlight(rng, cfg.airlight_base_range, cfg.airlight_tint)
             hazy = synthesize_haze(clear, depth, beta, airlight).astype(np.float32)
             images.append(PhysicsValidationImage(f"scene{scene:02d}_draw{draw}", _chw(hazy), _chw(clear),
