@@ -72,8 +72,9 @@ def budget_rows(model, hazy: torch.Tensor, t_true: torch.Tensor, airlight_true: 
         hazy_lr, raw, shared = model.network_outputs(hazy)
         t_model, k_model = heads.dehaze_maps(hazy, hazy_lr, raw)
         global_raw = model.airlight(shared)
-        t_lr = fast_guided_upsample(pool_frame(t_true, cfg.input_stride), guide_image(hazy_lr),
-                                    guide_image(hazy), cfg.guided_radius, cfg.guided_eps)
+        t_pooled = pool_frame(t_true, cfg.input_stride, cfg.scale_width_px)
+        t_lr = fast_guided_upsample(t_pooled, guide_image(hazy_lr), guide_image(hazy), cfg.guided_radius,
+                                    cfg.guided_eps)
         t_choice = {"model": t_model, "true": torch.clamp(t_true, cfg.t0, 1.0),
                     "true_lr": torch.clamp(t_lr, cfg.t0, 1.0)}
         k_choice = {"model": k_model, "zero": None}

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from haze_ros.networks.config import preset_config
-from haze_ros.networks.physics_model import (PhysicsSharedLatentVAE, fast_guided_upsample, recompose_clear,
-                                             synthesize_hazy)
+from haze_ros.networks.physics_model import (PhysicsSharedLatentVAE, fast_guided_upsample, pool_frame,
+                                             recompose_clear, scale_factor, synthesize_hazy)
 from haze_ros.networks.translator import PhysicsTranslator, build_translator
 from haze_ros.training.config_io import config_from_dict
 from haze_ros.training.physics_data import PhysicsBatch, low_res_log_depth
@@ -116,6 +116,18 @@ def test_translators_accept_odd_sizes_and_keep_the_range():
         haze(torch.rand(1, 3, 32, 32))
 
 
+def test_wide_frames_are_pooled_to_the_training_scale():
+    """S = 4·r, r = max(1, round(W / 640)): box means over S × S; r capped so the map keeps a pixel."""
+    assert [scale_factor(w, 640) for w in (256, 640, 959, 960, 1280, 1936, 1920)] == [1, 1, 1, 2, 2, 3, 3]
+    x = torch.rand(1, 3, 50, 1290)
+    pooled = pool_frame(x, 4, 640)  # r = 2: S = 8
+    assert pooled.shape == (1, 3, 6, 161)
+    torch.testing.assert_close(pooled, torch.nn.functional.avg_pool2d(x, 8), atol=1e-6, rtol=0)
+    assert pool_frame(x, 4, 0).shape == (1, 3, 12, 322)       # fixed stride (scale_width_px = 0)
+    assert pool_frame(x[..., :640], 4, 640).shape == (1, 3, 12, 160)
+    assert pool_frame(torch.rand(1, 3, 9, 2000), 4, 640).shape == (1, 3, 1, 250)  # r 3 -> 2 (H/4 = 2)
+
+
 def test_detail_comes_from_the_input_not_the_network():
     """High-frequency texture of the input survives dehazing (the output is recomposed from it)."""
     torch.manual_seed(2)
@@ -131,6 +143,8 @@ def test_detail_comes_from_the_input_not_the_network():
 
 @pytest.mark.parametrize("direction", ["dehaze", "haze"])
 def test_onnx_matches_pytorch_at_odd_sizes(tmp_path, direction):
+    """Odd sizes, and frames 1000-2000 px wide: the exported graph computes the scale factor r itself."""
+    sizes = [(67, 93), (121, 160), (9, 7), (41, 1000), (23, 1700), (9, 2000)]  # (H, W); r = 1, 2, 3, capped
     pytest.importorskip("onnxruntime")
     from haze_ros.export import metadata as md
     from haze_ros.export import onnx_export
@@ -143,8 +157,7 @@ def test_onnx_matches_pytorch_at_odd_sizes(tmp_path, direction):
     read = md.read_onnx_metadata(result.onnx_path, direction)
     assert read.conditions == (md.CONDITION_NAMES if direction == "haze" else ())
     cases = onnx_export.check_parity(result.onnx_path, module,
-                                     onnx_export.random_batches([(67, 93), (121, 160), (9, 7)], seed=4),
-                                     max_abs_tol=1e-4)
+                                     onnx_export.random_batches(sizes, seed=4), max_abs_tol=1e-4)
     assert all(c.ok for c in cases), [(c.size, c.max_abs) for c in cases]
 
 

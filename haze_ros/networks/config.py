@@ -12,8 +12,8 @@ Presets:
     ``edge``: the shipped model, physics generator (eq. (1)): the encoders see the frame pooled ×4,
         two stride-2 down-samplings (widths 16 → 32 → 48), one shared residual block on each side;
         the dehaze head predicts t (+ a bounded colour correction) and A, the haze head a log-depth
-        map, both at H/4; the full-resolution recomposition is part of the network. Real time on a
-        CPU (see ``docs/model.md`` for the measured latency).
+        map, both at H/4 (H/4r for frames wider than ``scale_width_px``); the full-resolution
+        recomposition is part of the network. Real time on a CPU (see ``docs/model.md``).
     ``edge_pixel``: the previous compact pixel generator (UNIT at edge size, space-to-depth stem),
         for comparison only.
 """
@@ -84,7 +84,12 @@ class NetworkConfig:
         norm: ``instance`` (UNIT) or ``none``. Instance norm removes each image's mean and contrast,
             which is the haze signal itself, so the ``physics`` generator runs without it.
         input_stride: physics only: the encoders see the frame average-pooled by this factor, and
-            the t / depth maps come out at this stride (so t is predicted at H/s × W/s).
+            the t / depth maps come out at this stride (so t is predicted at H/s × W/s), times r
+            for frames wider than the training frames (``scale_width_px``).
+        scale_width_px: physics only: width [px] of the frames the networks were trained on; a
+            frame W px wide is pooled by input_stride · r, r = max(1, round(W / scale_width_px)),
+            so the network sees objects at its training scale at any resolution
+            (``physics_model.pool_frame``). 0: always input_stride.
         guided_radius: physics only: box radius [map pixels] of the fast guided filter that
             upsamples t edge-aware on the full-resolution input (He & Sun 2015).
         guided_eps: physics only: the guided filter's regulariser ε (guide in [0, 1]).
@@ -117,6 +122,7 @@ class NetworkConfig:
     t_min: float = 0.03
     t0: float = 0.1
     correction_max: float = 0.1
+    scale_width_px: int = 640
     depth_min_m: float = 1.0
     depth_max_m: float = 1000.0
 
@@ -138,6 +144,8 @@ class NetworkConfig:
             raise ValueError(f"generator must be one of {GENERATORS}, got {self.generator!r}")
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.scale_width_px < 0:
+            raise ValueError(f"scale_width_px must be >= 0, got {self.scale_width_px}")
         _require_positive(self, ("input_stride", "guided_radius"))
         for name in ("t_min", "t0", "guided_eps"):
             if not 0.0 < getattr(self, name) < 1.0:

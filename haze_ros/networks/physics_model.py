@@ -259,18 +259,51 @@ class PhysicsHeads:
 def encoder_input(x_lr: torch.Tensor) -> torch.Tensor:
     """The encoders' input: [x_lr, dark channel of x_lr] in the networks' [−1, 1], ``(B, 4, h, w)``.
 
-    ``x_lr``: the frame average-pooled by ``input_stride``, ``(B, 3, h, w)`` in [0, 1].
+    ``x_lr``: the frame as :func:`pool_frame` gives it, ``(B, 3, h, w)`` in [0, 1].
     """
     return to_network_range(torch.cat([x_lr, dark_channel(x_lr)], dim=1))
 
 
-def pool_frame(x: torch.Tensor, stride: int) -> torch.Tensor:
-    """The frame as the encoders see it: ``(B, 3, H, W)`` → ``(B, 3, ⌊H/s⌋, ⌊W/s⌋)`` box means.
+def scale_factor(width, scale_width_px: int):
+    """How many times wider than the training frames a frame is: r = max(1, round(W / scale_width_px)).
 
-    The last ``H mod s`` rows and ``W mod s`` columns do not enter the maps (the upsampling
-    stretches the maps over the whole frame); frames need H, W ≥ s.
+    ``width`` a Python int (eager) or a 0-d int64 tensor (tracing: the exported graph computes r
+    from the frame's width); ``scale_width_px`` > 0.
     """
-    return F.avg_pool2d(x, stride)
+    if isinstance(width, int):
+        return max(1, (width + scale_width_px // 2) // scale_width_px)
+    return torch.clamp((width + scale_width_px // 2) // scale_width_px, min=1)
+
+
+def pool_frame(x: torch.Tensor, stride: int, scale_width_px: int = 0) -> torch.Tensor:
+    """The frame as the encoders see it: ``(B, 3, H, W)`` → ``(B, 3, ⌊H/S⌋, ⌊W/S⌋)`` box means.
+
+    S = stride·r with r = :func:`scale_factor` (W, ``scale_width_px``); r = 1 when
+    ``scale_width_px`` is 0. The networks were trained on frames about ``scale_width_px`` wide
+    (FRIDA2's 640 px, real frames resized to ``data.real_width``): a 1280×720 frame is pooled by
+    2·stride, a 1920×1080 one by 3·stride, so a car covers as many map pixels as it did in
+    training whatever the camera's resolution (and the network's cost stops growing with it). The
+    last ``H mod S`` rows and ``W mod S`` columns do not enter the maps (the upsampling stretches
+    the maps over the whole frame); frames need H, W ≥ stride (r is capped so the map keeps ≥ 1
+    pixel).
+    """
+    pooled = F.avg_pool2d(x, stride)
+    if scale_width_px <= 0:
+        return pooled
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        shape = torch._shape_as_tensor(pooled)
+        r = torch.minimum(scale_factor(torch._shape_as_tensor(x)[3], scale_width_px),
+                          torch.minimum(shape[2], shape[3]))
+        height, width = shape[2] // r, shape[3] // r
+        pooled = pooled.index_select(2, torch.arange(height * r, device=x.device))
+        pooled = pooled.index_select(3, torch.arange(width * r, device=x.device))
+        return pooled.reshape(shape[0], shape[1], height, r, width, r).mean(dim=(3, 5))
+    r = min(scale_factor(int(x.shape[3]), scale_width_px), pooled.shape[2], pooled.shape[3])
+    if r == 1:
+        return pooled
+    height, width = pooled.shape[2] // r, pooled.shape[3] // r
+    pooled = pooled[:, :, :height * r, :width * r]
+    return pooled.reshape(pooled.shape[0], pooled.shape[1], height, r, width, r).mean(dim=(3, 5))
 
 
 class PhysicsSharedLatentVAE(nn.Module):
@@ -301,7 +334,7 @@ class PhysicsSharedLatentVAE(nn.Module):
         """
         if domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
-        x_lr = pool_frame(x, self.config.input_stride)
+        x_lr = pool_frame(x, self.config.input_stride, self.config.scale_width_px)
         private = self.encoder_hazy if domain == "hazy" else self.encoder_clear
         return self.encoder_shared(private(encoder_input(x_lr))), x_lr
 

@@ -161,7 +161,7 @@ class PhysicsTranslator(_DirectionDomains, nn.Module):
         ``raw`` ``(B, 2 or 1, ⌊H/s⌋, ⌊W/s⌋)`` (dehaze: t, k; haze: log-depth); ``shared`` the input of
         the global head (dehaze) at the latent's resolution. The full frame is never padded or copied.
         """
-        x_lr = pool_frame(x, self.config.input_stride)
+        x_lr = pool_frame(x, self.config.input_stride, self.config.scale_width_px)
         padded, height, width = pad_to_multiple(x_lr, 2 ** self.config.n_downsample)
         shared = self.decoder_shared(self.encoder_shared(self.encoder(encoder_input(padded))))  # G(E_μ(x))
         return x_lr, crop_to(self.decoder(shared), height, width), shared

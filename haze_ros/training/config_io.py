@@ -142,6 +142,8 @@ def validate(config: TrainConfig) -> None:
         (0 <= data.airlight_base_range[0] <= data.airlight_base_range[1] <= 1 and data.airlight_tint >= 0,
          "data.airlight_base_range within [0, 1], airlight_tint >= 0"),
         (data.dawn_test_every >= 2, "data.dawn_test_every must be >= 2"),
+        (not config.model.is_physics or config.model.scale_width_px in (0, data.real_width),
+         "model.scale_width_px must be data.real_width (the width the real frames are trained at) or 0"),
         (min(loss.lambda_t, loss.lambda_airlight, loss.lambda_clear, loss.lambda_depth, loss.lambda_haze,
              loss.lambda_self, loss.lambda_adv_haze, loss.lambda_adv_clear) >= 0,
          "loss weights must be >= 0"),
