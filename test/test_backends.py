@@ -180,6 +180,20 @@ def test_cached_export_of_older_graph_code_is_not_reused(checkpoint, monkeypatch
     assert onnx_export.graph_code_sha256()[:8] in first.onnx_path.name and "ffffffff" in second.onnx_path.name
 
 
+def test_cached_export_of_the_same_weights_with_another_architecture_is_not_reused(checkpoint, tmp_path):
+    """Same weights, another recomposition floor t0 in the JSON (``release --t0``): another graph."""
+    import json
+
+    first = model_files.onnx_for_model(model_files.resolve_model(str(checkpoint)), Direction.DEHAZE)
+    local = tmp_path / checkpoint.name
+    local.write_bytes(checkpoint.read_bytes())
+    meta = json.loads(checkpoint.with_suffix(".json").read_text())
+    meta["model"]["architecture"]["t0"] = 0.45
+    local.with_suffix(".json").write_text(json.dumps(meta))
+    second = model_files.onnx_for_model(model_files.resolve_model(str(local)), Direction.DEHAZE)
+    assert second != first and second.is_file()
+
+
 def test_onnx_shipped_beside_checkpoint_is_used_only_if_it_matches(checkpoint, tmp_path):
     from haze_ros.export.onnx_export import export_checkpoint
 

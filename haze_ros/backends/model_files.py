@@ -9,6 +9,8 @@ available, else the source tree's or the install's ``share/haze_ros/models``). E
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import sys
@@ -136,13 +138,25 @@ def _valid_onnx_for(candidate: Path, checkpoint_sha: str, direction: Direction) 
     return True
 
 
+def architecture_sha256(checkpoint: Path) -> str:
+    """SHA-256 of a checkpoint's resolved architecture (its JSON's ``model.architecture`` with defaults).
+
+    The weights' hash alone does not identify a graph: the same weights released with another
+    recomposition floor t0 or another ``scale_width_px`` (JSON only) export to another graph.
+    """
+    from haze_ros.networks.loading import network_config_of, read_checkpoint_meta
+
+    config = network_config_of(read_checkpoint_meta(checkpoint)).to_dict()
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
 def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[Path] = None) -> Path:
     """The ONNX file for ``model``.
 
     That is the model itself, a shipped ``<stem>_<direction>.onnx`` exported from this very checkpoint,
-    or an export into ``cache_dir`` keyed by the checkpoint's SHA-256 and the graph code's
-    (``graph_code_sha256``: a haze_ros upgrade that changes the graphs re-exports; done on first
-    use, logged).
+    or an export into ``cache_dir`` keyed by the checkpoint's SHA-256, its architecture's
+    (:func:`architecture_sha256`) and the graph code's (``graph_code_sha256``: a haze_ros upgrade
+    that changes the graphs re-exports; done on first use, logged).
     Raises ``BackendError`` (engine given, or export failure).
     """
     direction = Direction(direction)
@@ -154,7 +168,12 @@ def onnx_for_model(model: ModelFile, direction: Direction, cache_dir: Optional[P
     beside = model.path.with_name(f"{model.path.stem}_{direction.value}.onnx")
     if beside.is_file() and _valid_onnx_for(beside, checkpoint_sha, direction):
         return beside
-    name = f"{model.path.stem}-{checkpoint_sha[:16]}-{graph_code_sha256()[:8]}_{direction.value}.onnx"
+    try:
+        architecture = architecture_sha256(model.path)[:8]
+    except (ValueError, OSError) as exc:
+        raise BackendError(f"parameter {PARAM}: invalid model {model.path}: {exc}") from None
+    name = (f"{model.path.stem}-{checkpoint_sha[:16]}-{architecture}-{graph_code_sha256()[:8]}"
+            f"_{direction.value}.onnx")
     target = Path(cache_dir or onnx_cache_dir()) / name
     if target.is_file() and _valid_onnx_for(target, checkpoint_sha, direction):
         return target
