@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "evaluation" / "t0_choice_val")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        command = ["haze_eval", "--no-progress", "--no-dcp"]
+        command = [sys.executable, "-m", "haze_ros.evaluation.cli", "--no-progress", "--no-dcp"]  # haze_eval
         for t0 in args.t0:
             stem = Path(tmp) / f"t0_{round(t0 * 1000):04d}"  # no dot: the stem gets suffixes
             release_checkpoint(args.checkpoint, stem, t0)

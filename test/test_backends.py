@@ -3,6 +3,7 @@
 Missing runtimes are simulated by making their import fail (``sys.modules[name] = None``).
 """
 
+import json
 import sys
 
 import numpy as np
@@ -182,8 +183,6 @@ def test_cached_export_of_older_graph_code_is_not_reused(checkpoint, monkeypatch
 
 def test_cached_export_of_the_same_weights_with_another_architecture_is_not_reused(checkpoint, tmp_path):
     """Same weights, another recomposition floor t0 in the JSON (``release --t0``): another graph."""
-    import json
-
     first = model_files.onnx_for_model(model_files.resolve_model(str(checkpoint)), Direction.DEHAZE)
     local = tmp_path / checkpoint.name
     local.write_bytes(checkpoint.read_bytes())
