@@ -30,9 +30,9 @@ KILL = "import os, signal\\nos.kill(os.getpid(), signal.{sig})\\nfor _ in range(
 if "{where}" == "start-up":
     build = node.HazeNode._build_processor
 
-    def _build_processor(self):
+    def _build_processor(self, *args):
         exec(KILL)
-        return build(self)
+        return build(self, *args)
 
     node.HazeNode._build_processor = _build_processor
 else:

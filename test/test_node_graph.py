@@ -413,6 +413,53 @@ def test_model_backend_dehazes_with_the_shipped_model():
     assert rc == 0, out
 
 
+def test_inference_workers_keep_the_input_order_and_the_output():
+    """inference_workers: 2 keeps the order and the pixels of one worker.
+
+    Two ONNX Runtime sessions, frames in flight at once: a burst comes out complete, in the input's
+    order, with the shipped model's pixels (within float rounding).
+    """
+    import torch
+    from diagnostic_msgs.msg import DiagnosticArray
+    from haze_ros.networks.loading import load_translator
+    from sensor_msgs.msg import Image
+
+    node = NodeProcess(REPO / "config" / "dehaze.yaml",
+                       FAST + [("backend", "onnxruntime"), ("inference_workers", 2), ("queue_depth", 20)],
+                       domain_offset=7)
+    client = GraphClient(node.domain_id)
+    try:
+        pub = client.publisher(Image, "/image_raw")
+        sub = client.record(Image, "/image_dehazed")
+        client.record(DiagnosticArray, "/diagnostics")
+        client.wait_matched([pub], [sub], timeout=60.0)
+        frames = sample_frames()
+        client.prime(lambda i: pub.publish(image_msg(frames[0], 900_000_000 + i)), "/image_dehazed",
+                     timeout=90.0)
+        sent = [image_msg(frames[i % len(frames)], 9_000_000_000 + i, encoding="bgr8" if i % 2 else "rgb8")
+                for i in range(12)]
+        outs = _send_and_collect(client, pub, sent, "/image_dehazed", rate_hz=60.0)
+        assert [stamp_of(m) for m in outs] == [stamp_of(m) for m in sent]
+        dehaze = load_translator(REPO / "models" / "edge", "dehaze")
+        for i, out in enumerate(outs):
+            got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
+            got = got[..., ::-1] if out.encoding == "bgr8" else got
+            with torch.no_grad():
+                frame = frames[i % len(frames)]
+                x = torch.from_numpy(frame.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+                want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+            assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        client.spin_until(lambda: int(client.latest_diagnostics().get("processed", 0)) >= 12, 10.0,
+                          "diagnostics")
+        assert client.latest_diagnostics()["dropped_total"] == "0"
+        assert node.alive()
+    finally:
+        client.close()
+        rc, out = node.stop()
+    assert rc == 0, out
+    assert "inference_workers=2: 2 ONNX Runtime sessions of" in out, out
+
+
 @pytest.fixture(scope="module")
 def physics_checkpoint(tmp_path_factory):
     """A seeded random physics-generator checkpoint (preset edge): conditioned learned haze."""
@@ -527,6 +574,7 @@ def test_learned_haze_startup_failure_names_model_path(tmp_path, case, overrides
     (None, [("mode", "dehaze")], ["not set", "backend", "dcp.omega"]),  # no params file
     ("dehaze.yaml", [("backend", "no_such_backend")], ["backend='no_such_backend'", "is not one of"]),
     ("dehaze.yaml", [("dcp.patch", 16)], ["dcp.patch must be odd"]),
+    ("dehaze.yaml", [("inference_workers", 2)], ["inference_workers=2", "ONNX Runtime CPU backend"]),
     ("hazify.yaml", [("haze.visibility_m", -5.0)], ["haze.visibility_m"]),
     ("no_such_params.yaml", [], ["cannot start", "no_such_params.yaml"]),
     pytest.param("dehaze.yaml", [("backend", "tensorrt")], ["backend='tensorrt'", "not available here"],

@@ -36,9 +36,11 @@ from haze_ros.core.exit_status import EXIT_SIGINT, StopSignals
 from haze_ros.core.params_file import backend_knobs, runtime_options
 from haze_ros.core.processor import FrameProcessor, FrameRejected, ProcessorConfig
 from haze_ros.core.types import Direction
+from haze_ros.export.onnx_session import usable_cores
 from haze_ros.hazing.depth_policy import check_depth_source
 from haze_ros.ros import conversions, params
 from haze_ros.ros.diagnostics import FrameStats, format_summary, to_diagnostic_array
+from haze_ros.ros.frame_pipeline import FrameJob, FramePipeline
 from haze_ros.ros.haze_control import HazeControl
 
 OUTPUT_TOPIC = {"dehaze": "image_dehazed", "haze": "image_hazed"}
@@ -74,7 +76,10 @@ class HazeNode(Node):
         self._last_bad_frame_log: Dict[str, float] = {}  # reason -> monotonic time of its last warning
         if mode == "haze":  # the backend/depth_source pairing by name, before any model is loaded
             self._check_depth_source(self.values["backend"])
-        self.processor, self.backend_notes = self._build_processor()
+        self._pipeline: Optional[FramePipeline] = None
+        workers = int(self.values.get("inference_workers", 1))
+        self.processor, self.backend_notes = self._build_processor(workers)
+        self.processors = [self.processor]
         self.haze: Optional[HazeControl] = None
         try:
             self.model = model_identity(self.processor.backend.name, self.values["model_path"])
@@ -84,8 +89,11 @@ class HazeNode(Node):
                 backend = self.processor.backend
                 self._check_depth_source(backend.name, bool(getattr(backend, "conditioned", False)))
                 self.haze = HazeControl(self, self.values, self.model.sha256)
+            if workers > 1:
+                self._start_pipeline(workers)
         except (ValueError, OSError):  # ParameterError, HazeSourceError; a model file gone meanwhile
-            self.processor.backend.close()
+            for processor in self.processors:
+                processor.backend.close()
             raise
         self._create_topics()
         self._last_log = time.monotonic()
@@ -122,12 +130,19 @@ class HazeNode(Node):
                                   f"{self.values['depth_source']!r})")
         self.values["depth_source"] = wanted
 
-    def _build_processor(self):
+    def _build_processor(self, workers: int = 1):
+        """The backend and its ``FrameProcessor``, warmed up; ``(processor, selection notes)``.
+
+        With ``workers`` > 1 (``inference_workers``) an automatic ONNX Runtime thread count is
+        split between the workers' sessions (``runtime.intra_op_threads`` 0 → cores / workers).
+        """
         v = self.values
+        learned = v["backend"] not in CLASSICAL_BACKENDS
+        options = runtime_options(v) if learned else {}
+        if learned and workers > 1 and not options.get("intra_op_threads"):
+            options["intra_op_threads"] = max(1, usable_cores() // workers)
         spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
-                           device=v["device"], precision=v["precision"],
-                           options=runtime_options(v) if v["backend"] not in CLASSICAL_BACKENDS
-                           else {})
+                           device=v["device"], precision=v["precision"], options=options)
         try:
             backend, notes = create_backend(spec)
         except BackendError as exc:
@@ -154,6 +169,22 @@ class HazeNode(Node):
             raise
         processor = FrameProcessor(backend, ProcessorConfig(max_pixels=v["max_pixels"]))
         return processor, notes
+
+    def _start_pipeline(self, workers: int) -> None:
+        """``inference_workers`` > 1: a backend per worker and the pipeline (dehaze, ONNX Runtime CPU)."""
+        backend = self.processor.backend
+        device = getattr(backend, "device", "cpu")
+        if self.mode != "dehaze" or backend.name != "onnxruntime" or device != "cpu":
+            raise params.ParameterError(
+                f"parameter inference_workers={workers}: frames in flight at once need mode 'dehaze' and "
+                f"the ONNX Runtime CPU backend (mode={self.mode!r}, backend={backend.name!r}, "
+                f"device={device!r}); use 1")
+        for _ in range(workers - 1):
+            self.processors.append(self._build_processor(workers)[0])
+        self._pipeline = FramePipeline(self, self.processors, self._finish_job)
+        threads = runtime_options(self.values).get("intra_op_threads") or max(1, usable_cores() // workers)
+        self.get_logger().info(f"inference_workers={workers}: {workers} ONNX Runtime sessions of {threads} "
+                               "intra-op thread(s), frames published in arrival order")
 
     def _create_topics(self) -> None:
         depth = self.values["queue_depth"]
@@ -219,18 +250,32 @@ class HazeNode(Node):
         else:
             self.haze.submit(header, array, encoding, t0, raw_msg)
 
-    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> Outcome:
-        """Run the processor on one frame and publish the result; bad frames are counted, never raised."""
+    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> Optional[Outcome]:
+        """Run the processor on one frame and publish the result; bad frames are counted, never raised.
+
+        With ``inference_workers`` > 1 (dehaze mode only) the frame goes to the pipeline and this
+        returns None: :meth:`_finish_job` publishes it later, in order, on the executor thread.
+        """
+        job = FrameJob(header, array, encoding, t0, raw_msg, conditions)
+        if self._pipeline is not None:
+            self._pipeline.submit(job)
+            return None
         try:
             result = self.processor.process(array, encoding, conditions)
-        except FrameRejected as exc:
-            return self.reject(exc.reason, str(exc), raw_msg, header, array, encoding)
-        except Exception as exc:  # a backend failure must not kill the node
-            self.get_logger().error(f"backend {self.processor.backend.name} failed on a frame: {exc!r}",
+        except Exception as exc:  # noqa: BLE001 - a bad frame or a backend failure must not kill the node
+            return self._finish_job(job, None, exc)
+        return self._finish_job(job, result, None)
+
+    def _finish_job(self, job: FrameJob, result, error: Optional[BaseException]) -> Outcome:
+        """Publish ``result`` (a ``ProcessedFrame``) or count the frame under its drop reason."""
+        if isinstance(error, FrameRejected):
+            return self.reject(error.reason, str(error), job.raw_msg, job.header, job.array, job.encoding)
+        if error is not None:
+            self.get_logger().error(f"backend {self.processor.backend.name} failed on a frame: {error!r}",
                                     throttle_duration_sec=5.0)
-            return self.reject("backend_error", repr(exc), raw_msg, header, array, encoding)
-        self._image_pub.publish(conversions.to_image_msg(result.image, encoding, header))
-        self.stats.on_processed((time.perf_counter() - t0) * 1e3, result.backend_ms)
+            return self.reject("backend_error", repr(error), job.raw_msg, job.header, job.array, job.encoding)
+        self._image_pub.publish(conversions.to_image_msg(result.image, job.encoding, job.header))
+        self.stats.on_processed((time.perf_counter() - job.t0) * 1e3, result.backend_ms)
         return Outcome(True)
 
     def reject(self, reason: str, detail: str, raw_msg=None, header=None, array=None,
@@ -292,7 +337,8 @@ class HazeNode(Node):
             if unknown:
                 return f"backend {self.processor.backend.name!r} has no tunable {unknown}"
             try:
-                self.processor.backend.configure(**knobs)
+                for processor in self.processors:
+                    processor.backend.configure(**knobs)
             except ValueError as exc:
                 return f"backend refused {knobs}: {exc}"
         new_values = dict(self.values)
@@ -311,8 +357,9 @@ class HazeNode(Node):
 
     def destroy_node(self) -> None:
         """Close the backend (sessions, engines) and destroy the node."""
-        processor = getattr(self, "processor", None)
-        if processor is not None:
+        if getattr(self, "_pipeline", None) is not None:
+            self._pipeline.close()  # waits for the frames in flight
+        for processor in getattr(self, "processors", []):
             processor.backend.close()
         super().destroy_node()
 

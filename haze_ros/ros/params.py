@@ -72,6 +72,9 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec("log_period_s", "double", "period of the throttled fps/latency/drops log line", range=(0.5,
                                                                                                      3600.0)),
     ParamSpec("diagnostics_period_s", "double", "period of /diagnostics messages", range=(0.1, 60.0)),
+    ParamSpec("inference_workers", "int", "dehaze mode, ONNX Runtime CPU backend: frames processed at once, "
+              "one session each (runtime.intra_op_threads 0 splits the cores between them); outputs keep "
+              "the input order. 1 = one frame at a time, the lowest latency", True, (1, 8), group=DEHAZE),
     # --- dehaze mode: dark channel prior (live, forwarded to backend.configure) ---
     ParamSpec("dcp.omega", "double", "DCP: fraction of haze removed, omega (He et al.)", range=(0.01, 1.0),
               group=DEHAZE),

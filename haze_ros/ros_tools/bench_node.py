@@ -44,12 +44,17 @@ STREAM_DRAIN_S = 2.0      # ... time given to the last outputs after the last fr
 
 @dataclass(frozen=True)
 class NodeCase:
-    """One node configuration: ``mode``, its params file, a label and the parameter overrides."""
+    """One node configuration: ``mode``, its params file, a label and the parameter overrides.
+
+    ``in_process``: also measure the callback's overhead in process (not for ``inference_workers``
+    > 1, whose callback hands the frame on and returns: it is measured across processes only).
+    """
 
     mode: str
     config: str
     label: str
     overrides: Tuple[Tuple[str, object], ...]
+    in_process: bool = True
 
     def values(self, size: Tuple[int, int]) -> dict:
         """Parameter values: the params file, the overrides, a warm-up frame of ``size``."""
@@ -67,6 +72,9 @@ def node_cases(model_path: str = "", device: str = "") -> List[NodeCase]:
     return [NodeCase("dehaze", "dehaze.yaml", "dcp", (("backend", "dcp"),)),
             NodeCase("haze", "hazify.yaml", "physics, flat road", flat_road),
             NodeCase("dehaze", "dehaze.yaml", "model", (("backend", "model"),) + learned),
+            NodeCase("dehaze", "dehaze.yaml", "model, 2 inference workers",
+                     (("backend", "onnxruntime"), ("inference_workers", 2))
+                     + tuple((k, v) for k, v in learned if k == "model_path"), in_process=False),
             NodeCase("haze", "hazify.yaml", "model, learned depth", learned_depth)]
 
 
@@ -268,6 +276,9 @@ def suite_node(sizes: Sequence[Tuple[int, int]], runs: int, args=None) -> List[d
     for size in sizes:
         for case in cases:
             if case.label in skipped:
+                continue
+            if not case.in_process:
+                rows += _cross_process(size, runs, case, dict(case.overrides)["backend"])
                 continue
             try:
                 row = _in_process_overhead(size, runs, case)
