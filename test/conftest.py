@@ -11,6 +11,11 @@ SAMPLES = REPO / "data" / "samples"
 SHARED_DATA = Path(os.environ.get("HAZE_ROS_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# The test process's own DDS participants (graph clients) use the package's Fast DDS profile too,
+# as ./scripts/test.sh (via scripts/env.sh) gives them: with the stock 0.5 MiB shared-memory segment
+# a plain `pytest` run lost large best-effort images on their way to the node (seen as flaky drop
+# counts in test_node_graph's hostile-frame test). Set before any rclpy participant exists.
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO / "config" / "fastdds_shm.xml"))
 
 
 def shared_data(*parts: str) -> Path:
