@@ -15,7 +15,6 @@ ordering. Prints a table and writes ``<out>.json`` and ``<out>.md`` with the mac
 
 import argparse
 import json
-import platform
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from haze_ros.backends.model_files import onnx_for_model, resolve_model  # noqa: E402
+from haze_ros.bench.common import machine_info, parse_size  # noqa: E402
 from haze_ros.core.types import Direction  # noqa: E402
 from haze_ros.export.onnx_session import make_session, usable_cores  # noqa: E402
 
@@ -57,10 +57,11 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "figures" / "ort_workers")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    width, height = parse_size(args.size)
     onnx = onnx_for_model(resolve_model(args.model), Direction.DEHAZE)
     batch = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     cores = usable_cores()
+    info = machine_info()  # before the runs: its load average is the one at the start
     configs = [(1, cores), (1, 1)] + ([(cores, 1)] if cores > 1 else [])
     rows = []
     for count, threads in configs:
@@ -71,8 +72,8 @@ def main() -> int:
         fps = throughput(sessions, batch, args.frames)
         rows.append({"sessions": count, "intra_op_threads": threads, "frames_per_s": round(fps, 1)})
         print(f"{count} session(s) x {threads} thread(s): {fps:.1f} frames/s", flush=True)
-    machine = (f"{cores} usable cores, {platform.processor() or platform.machine()}, "
-               f"{platform.platform()}, Python {platform.python_version()}")
+    machine = (f"{info['cpu']}, {cores} usable cores, {info['platform']}, Python {info['python']}, "
+               f"load average {info['load_average_1m']} at the start")
     when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(

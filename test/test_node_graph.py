@@ -368,35 +368,48 @@ def test_compressed_input_and_clean_startup_failure():
     assert rc == 0, out
 
 
-def test_model_backend_dehazes_with_the_shipped_model():
-    """backend:=model with no model_path: the shipped edge model, on the fastest CPU runtime."""
-    import torch
+def _model_dehaze_client(node):
+    """Client of a ``backend: model``-like dehaze node: matched, primed; ``(client, pub)``."""
     from diagnostic_msgs.msg import DiagnosticArray
-    from haze_ros.networks.loading import load_translator
     from sensor_msgs.msg import Image
 
-    node = NodeProcess(REPO / "config" / "dehaze.yaml", FAST + [("backend", "model")], domain_offset=4)
     client = GraphClient(node.domain_id)
+    pub = client.publisher(Image, "/image_raw")
+    sub = client.record(Image, "/image_dehazed")
+    client.record(DiagnosticArray, "/diagnostics")
+    client.wait_matched([pub], [sub], timeout=60.0)
+    probe = sample_frames()[0]
+    client.prime(lambda i: pub.publish(image_msg(probe, 900_000_000 + i)), "/image_dehazed", timeout=90.0)
+    return client, pub
+
+
+def _assert_shipped_model_pixels(outs, inputs):
+    """Each output (rgb8 / bgr8) is the shipped model's dehazing of its RGB input, within 2 levels."""
+    import torch
+    from haze_ros.networks.loading import load_translator
+
+    dehaze = load_translator(REPO / "models" / "edge", "dehaze")
+    for out, frame in zip(outs, inputs):
+        got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
+        got = got[..., ::-1] if out.encoding == "bgr8" else got
+        with torch.no_grad():
+            x = torch.from_numpy(frame.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+            want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+
+
+def test_model_backend_dehazes_with_the_shipped_model():
+    """backend:=model with no model_path: the shipped edge model, on the fastest CPU runtime."""
+    node = NodeProcess(REPO / "config" / "dehaze.yaml", FAST + [("backend", "model")], domain_offset=4)
+    client = None
     try:
-        pub = client.publisher(Image, "/image_raw")
-        sub = client.record(Image, "/image_dehazed")
-        client.record(DiagnosticArray, "/diagnostics")
-        client.wait_matched([pub], [sub], timeout=60.0)
+        client, pub = _model_dehaze_client(node)
         frames = sample_frames()
-        client.prime(lambda i: pub.publish(image_msg(frames[0], 900_000_000 + i)), "/image_dehazed",
-                     timeout=90.0)
         sent = [image_msg(frames[i], 8_000_000_000 + i, encoding="bgr8" if i % 2 else "rgb8")
                 for i in range(4)]
         outs = _send_and_collect(client, pub, sent, "/image_dehazed", rate_hz=5.0)
         assert [stamp_of(m) for m in outs] == [stamp_of(m) for m in sent]
-        dehaze = load_translator(REPO / "models" / "edge", "dehaze")
-        for i, out in enumerate(outs):
-            got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
-            got = got[..., ::-1] if out.encoding == "bgr8" else got
-            with torch.no_grad():
-                x = torch.from_numpy(frames[i].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-                want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-            assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        _assert_shipped_model_pixels(outs, frames[:4])
         client.spin_until(lambda: "backend" in client.latest_diagnostics(), 10.0, "diagnostics")
         diag = client.latest_diagnostics()
         assert diag["backend"] in ("onnxruntime", "torch"), diag
@@ -408,7 +421,8 @@ def test_model_backend_dehazes_with_the_shipped_model():
         assert int(diag["processed"]) >= 4 and diag["dropped_total"] == "0"
         assert node.alive()
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         rc, out = node.stop()
     assert rc == 0, out
 
@@ -419,42 +433,26 @@ def test_inference_workers_keep_the_input_order_and_the_output():
     Two ONNX Runtime sessions, frames in flight at once: a burst comes out complete, in the input's
     order, with the shipped model's pixels (within float rounding).
     """
-    import torch
-    from diagnostic_msgs.msg import DiagnosticArray
-    from haze_ros.networks.loading import load_translator
-    from sensor_msgs.msg import Image
-
     node = NodeProcess(REPO / "config" / "dehaze.yaml",
                        FAST + [("backend", "onnxruntime"), ("inference_workers", 2), ("queue_depth", 20)],
                        domain_offset=7)
-    client = GraphClient(node.domain_id)
+    client = None
     try:
-        pub = client.publisher(Image, "/image_raw")
-        sub = client.record(Image, "/image_dehazed")
-        client.record(DiagnosticArray, "/diagnostics")
-        client.wait_matched([pub], [sub], timeout=60.0)
+        client, pub = _model_dehaze_client(node)
         frames = sample_frames()
-        client.prime(lambda i: pub.publish(image_msg(frames[0], 900_000_000 + i)), "/image_dehazed",
-                     timeout=90.0)
-        sent = [image_msg(frames[i % len(frames)], 9_000_000_000 + i, encoding="bgr8" if i % 2 else "rgb8")
-                for i in range(12)]
+        inputs = [frames[i % len(frames)] for i in range(12)]
+        sent = [image_msg(frame, 9_000_000_000 + i, encoding="bgr8" if i % 2 else "rgb8")
+                for i, frame in enumerate(inputs)]
         outs = _send_and_collect(client, pub, sent, "/image_dehazed", rate_hz=60.0)
         assert [stamp_of(m) for m in outs] == [stamp_of(m) for m in sent]
-        dehaze = load_translator(REPO / "models" / "edge", "dehaze")
-        for i, out in enumerate(outs):
-            got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
-            got = got[..., ::-1] if out.encoding == "bgr8" else got
-            with torch.no_grad():
-                frame = frames[i % len(frames)]
-                x = torch.from_numpy(frame.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-                want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-            assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        _assert_shipped_model_pixels(outs, inputs)
         client.spin_until(lambda: int(client.latest_diagnostics().get("processed", 0)) >= 12, 10.0,
                           "diagnostics")
         assert client.latest_diagnostics()["dropped_total"] == "0"
         assert node.alive()
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         rc, out = node.stop()
     assert rc == 0, out
     assert "inference_workers=2: 2 ONNX Runtime sessions of" in out, out

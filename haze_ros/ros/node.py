@@ -139,8 +139,8 @@ class HazeNode(Node):
         v = self.values
         learned = v["backend"] not in CLASSICAL_BACKENDS
         options = runtime_options(v) if learned else {}
-        if learned and workers > 1 and not options.get("intra_op_threads"):
-            options["intra_op_threads"] = max(1, usable_cores() // workers)
+        if learned and workers > 1:
+            options["intra_op_threads"] = self._worker_threads(workers)
         spec = BackendSpec(name=v["backend"], direction=Direction(self.mode), model_path=v["model_path"],
                            device=v["device"], precision=v["precision"], options=options)
         try:
@@ -170,6 +170,10 @@ class HazeNode(Node):
         processor = FrameProcessor(backend, ProcessorConfig(max_pixels=v["max_pixels"]))
         return processor, notes
 
+    def _worker_threads(self, workers: int) -> int:
+        """Intra-op threads of each worker's session: ``runtime.intra_op_threads``, 0 → cores / workers."""
+        return runtime_options(self.values).get("intra_op_threads") or max(1, usable_cores() // workers)
+
     def _start_pipeline(self, workers: int) -> None:
         """``inference_workers`` > 1: a backend per worker and the pipeline (dehaze, ONNX Runtime CPU)."""
         backend = self.processor.backend
@@ -182,8 +186,8 @@ class HazeNode(Node):
         for _ in range(workers - 1):
             self.processors.append(self._build_processor(workers)[0])
         self._pipeline = FramePipeline(self, self.processors, self._finish_job)
-        threads = runtime_options(self.values).get("intra_op_threads") or max(1, usable_cores() // workers)
-        self.get_logger().info(f"inference_workers={workers}: {workers} ONNX Runtime sessions of {threads} "
+        self.get_logger().info(f"inference_workers={workers}: {workers} ONNX Runtime sessions of "
+                               f"{self._worker_threads(workers)} "
                                "intra-op thread(s), frames published in arrival order")
 
     def _create_topics(self) -> None:
