@@ -105,9 +105,14 @@ def test_node_suite_covers_the_learned_backends(tmp_path, monkeypatch):
     assert ("dehaze (dcp)", "dcp") in cases and ("haze (physics, flat road)", "physics") in cases
     assert {b for c, b in cases if c in ("dehaze (model)", "haze (model, learned depth)")} <= learned
     assert ("dehaze (model, 2 inference workers)", "onnxruntime") in cases  # across processes only
-    assert len(rows) == 14 and all(r["size"] == "64x48" for r in rows)
-    assert sum("end-to-end over DDS" in r["case"] for r in rows) == 5
-    streams = [r for r in rows if "throughput over DDS" in r["case"]]
-    assert len(streams) == 5 and all(r["n"] == 2 for r in rows if r not in streams)
+    assert ("haze (model, learned depth, 2 inference workers)", "onnxruntime") in cases
+    assert len(rows) == 22 and all(r["size"] == "64x48" for r in rows)
+    assert sum("end-to-end over DDS" in r["case"] for r in rows) == 6
+    streams = [r for r in rows if "throughput over DDS, input at 30 Hz" in r["case"]]
+    capacity = [r for r in rows if "capacity over DDS, input at 60 Hz" in r["case"]]
+    assert len(streams) == 6 and len(capacity) == 6
+    assert all(r["n"] == 2 for r in rows if r not in streams + capacity)
     for row in streams:  # 30 frames at 30 Hz into a 64x48 node: most come out, at no more than ~30 fps
         assert row["n"] >= 15 and 10.0 <= row["fps"] <= 45.0, row
+    for row in capacity:  # ... at 60 Hz: a 64x48 frame takes a few ms, so well above 30 fps
+        assert row["n"] >= 15 and 30.0 <= row["fps"] <= 90.0, row

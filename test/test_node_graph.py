@@ -383,19 +383,28 @@ def _model_dehaze_client(node):
     return client, pub
 
 
-def _assert_shipped_model_pixels(outs, inputs):
-    """Each output (rgb8 / bgr8) is the shipped model's dehazing of its RGB input, within 2 levels."""
+def _assert_model_pixels(out, frame, translate):
+    """The output message (rgb8 / bgr8) is ``translate(x)`` of its RGB uint8 input, within 2 levels.
+
+    ``translate``: ``(1, 3, H, W)`` float tensor in [0, 1] → the same (a PyTorch translator).
+    """
     import torch
+
+    got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
+    got = got[..., ::-1] if out.encoding == "bgr8" else got
+    with torch.no_grad():
+        x = torch.from_numpy(frame.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+        want = (translate(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+
+
+def _assert_shipped_model_pixels(outs, inputs):
+    """Each output is the shipped model's dehazing of its RGB input, within 2 levels."""
     from haze_ros.networks.loading import load_translator
 
     dehaze = load_translator(REPO / "models" / "edge", "dehaze")
     for out, frame in zip(outs, inputs):
-        got = np.frombuffer(out.data, np.uint8).reshape(out.height, out.width, 3)
-        got = got[..., ::-1] if out.encoding == "bgr8" else got
-        with torch.no_grad():
-            x = torch.from_numpy(frame.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
-            want = (dehaze(x)[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-        assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
+        _assert_model_pixels(out, frame, dehaze)
 
 
 def test_model_backend_dehazes_with_the_shipped_model():
@@ -425,6 +434,13 @@ def test_model_backend_dehazes_with_the_shipped_model():
             client.close()
         rc, out = node.stop()
     assert rc == 0, out
+    # inference_workers: 0 (the params file's automatic choice): 2 sessions on ONNX Runtime's CPU
+    # backend with 2+ cores, one frame at a time on any other runtime
+    import os
+
+    automatic = "inference_workers=0 (automatic) -> 2: 2 ONNX Runtime sessions of"
+    expected = diag["backend"] == "onnxruntime" and len(os.sched_getaffinity(0)) >= 2
+    assert (automatic in out) == expected, out
 
 
 def test_inference_workers_keep_the_input_order_and_the_output():
@@ -543,6 +559,61 @@ def test_learned_haze_follows_live_visibility_and_airlight(learned_haze_graph):
     assert all(r.successful for r in client.set_parameters(NODE, haze__visibility_m=150.0,
                                                            haze__airlight=[1.0, 1.0, 1.0]))
     assert node.alive()
+
+
+def test_learned_haze_with_inference_workers_keeps_order_records_and_pixels(physics_checkpoint, tmp_path):
+    """inference_workers: 2 in haze mode: a burst with a bad frame in the middle comes out in order.
+
+    Randomised haze (a different V and A per frame), so a record or an output that landed on the
+    wrong frame would show: every output is the model's haze of its own input at its own record's
+    V and A (within 2 levels), the bad frame is passed through in its place with ``applied: false``.
+    """
+    import torch
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from haze_ros.networks.loading import load_translator
+
+    node = NodeProcess(REPO / "config" / "hazify.yaml",
+                       FAST + LEARNED_HAZE + [("model_path", str(physics_checkpoint)),
+                                              ("runtime.onnx_cache_dir", str(tmp_path / "cache")),
+                                              ("backend", "onnxruntime"), ("inference_workers", 2),
+                                              ("queue_depth", 20), ("haze.randomize", True),
+                                              ("haze.seed", 5), ("passthrough_bad_frames", True)],
+                       domain_offset=8)
+    client = None
+    try:
+        client = GraphClient(node.domain_id)
+        pub = client.publisher(Image, "/image_raw")
+        subs = [client.record(Image, "/image_hazed"),
+                client.record(DiagnosticArray, "/image_hazed/haze_params")]
+        client.wait_matched([pub], subs, timeout=60.0)
+        client.prime(_image_probe(pub), "/image_hazed", timeout=90.0)
+        frames = sample_frames()
+        inputs = [frames[i % len(frames)] for i in range(12)]
+        sent = [image_msg(frame, 13_000_000_000 + i * 1_000_000, encoding="bgr8" if i % 2 else "rgb8")
+                for i, frame in enumerate(inputs)]
+        sent[5] = _bad(sent[5], encoding="no_such_encoding")
+        outs = _send_and_collect(client, pub, sent, "/image_hazed", rate_hz=60.0)
+        assert [stamp_of(m) for m in outs] == [stamp_of(m) for m in sent]
+        records = _records_for(client, sent)
+        haze = load_translator(physics_checkpoint, "haze")
+        for i, (out, frame) in enumerate(zip(outs, inputs)):
+            values = records[stamp_of(out)]
+            if i == 5:
+                assert values["applied"] == "false" and bytes(out.data) == bytes(sent[5].data), values
+                continue
+            assert values["applied"] == "true" and values["depth_source"] == "model", values
+            visibility = torch.tensor([[float(values["visibility_m"])]])
+            airlight = torch.tensor([[float(values[f"airlight_{c}"]) for c in "rgb"]])
+            _assert_model_pixels(out, frame, lambda x: haze(x, visibility, airlight))
+        assert len({records[stamp_of(m)]["visibility_m"] for m in outs}) > 5  # the haze differs per frame
+        assert node.alive()
+    finally:
+        if client is not None:
+            client.close()
+        rc, out = node.stop()
+    assert rc == 0, out
+    assert "inference_workers=2: 2 ONNX Runtime sessions of" in out, out
 
 
 @pytest.mark.parametrize("case, overrides, expected", [

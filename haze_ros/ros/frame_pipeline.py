@@ -1,12 +1,14 @@
 """Several frames in flight: one ``FrameProcessor`` per worker thread, results handed back in order.
 
-``haze_node`` in dehaze mode with ``inference_workers`` > 1. The subscription callback (executor
-thread) hands each converted frame to :meth:`FramePipeline.submit`, which blocks only while every
-worker is busy, so the node's keep-last input queue still drops what it cannot take, as with one
-worker. A worker runs ``processor.process`` (pure computation: ONNX Runtime releases the GIL) and
-triggers a guard condition; its callback, on the executor thread again, hands the results to
-``finish`` strictly in arrival order. Publishing, statistics and logging therefore never leave the
-executor thread, and the output stream keeps the input's order.
+``haze_node`` with ``inference_workers`` > 1 (ONNX Runtime on the CPU, either mode). The subscription
+callback (executor thread) hands each converted frame to :meth:`FramePipeline.submit`, which blocks
+only while every worker is busy, so the node's keep-last input queue still drops what it cannot take,
+as with one worker. A worker runs ``processor.process`` (pure computation: ONNX Runtime releases the
+GIL) and triggers a guard condition; its callback, on the executor thread again, hands the results
+to ``finish`` strictly in arrival order. A frame refused before it reaches a worker (it cannot be
+converted, or its depth never matched) takes its place in the same order
+(:meth:`FramePipeline.submit_refused`). Publishing, statistics, the haze mode's ``haze_params`` and
+logging therefore never leave the executor thread, and the output stream keeps the input's order.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 @dataclass(frozen=True)
 class FrameJob:
-    """One converted frame and what ``finish`` needs to publish or reject it."""
+    """One frame and what ``finish`` needs to publish or reject it.
+
+    ``array`` / ``encoding`` are None for a frame that could not be converted; ``t0`` is
+    ``time.perf_counter()`` at reception [s]; ``on_outcome`` (optional) is called with the frame's
+    ``Outcome`` once it is published or dropped (haze mode: its ``haze_params`` record).
+    """
 
     header: Any
     array: Any
-    encoding: str
+    encoding: Optional[str]
     t0: float
     raw_msg: Any
     conditions: Any = None
+    on_outcome: Optional[Callable[[Any], None]] = None
 
 
 # finish(job, result, error): result is the ProcessedFrame, or None with the exception raised
@@ -56,6 +64,17 @@ class FramePipeline:
         seq = self._next_submit
         self._next_submit += 1
         self._pool.submit(self._run, seq, processor, job)
+
+    def submit_refused(self, job: FrameJob, error: BaseException) -> None:
+        """Queue ``job`` as finished with ``error`` (refused before any worker), in submit order.
+
+        Executor thread only; finished at once when nothing before it is still in flight.
+        """
+        seq = self._next_submit
+        self._next_submit += 1
+        with self._lock:
+            self._done[seq] = (job, None, error)
+        self._drain()
 
     def _run(self, seq: int, processor, job: FrameJob) -> None:
         result, error = None, None

@@ -23,6 +23,7 @@ from haze_ros.hazing import depth_policy as dp
 from haze_ros.hazing import depth_sync
 from haze_ros.hazing.record import STATUS_NAME, HazeRecord, stamp_to_ns
 from haze_ros.hazing.sources import HazeSourceError, make_haze_source
+from haze_ros.ros.frame_pipeline import FrameJob
 
 
 def haze_params_message(header, record: HazeRecord):
@@ -87,21 +88,30 @@ class HazeControl:
         return None
 
     # ------------------------------------------------------------------ frames
-    def skip(self) -> None:
-        """Count an image that could not be converted: it takes a frame index, as in ``haze_bag``."""
-        self._frame_index += 1
-
-    def submit(self, header, array, encoding: str, t0: float, raw_msg) -> None:
-        """Process a converted frame now (no depth topic), or once its depth is matched.
-
-        The frame's haze is drawn on arrival, from its index among the received images and its stamp.
-        """
+    def _draw(self, header):
+        """``(stamp [ns], HazeParams)`` of the next received image: from its index and its stamp."""
         stamp = stamp_to_ns(header.stamp)
         if self._origin_ns is None:
             self._origin_ns = stamp
             self.source = make_haze_source(self.values, self._origin_ns)
         haze = self.source.params_for(self._frame_index, stamp)
         self._frame_index += 1
+        return stamp, haze
+
+    def refuse(self, header, t0: float, raw_msg, reason: str, detail: str) -> None:
+        """An image that could not be converted: it takes a frame index and its draw, as in ``haze_bag``.
+
+        Passed through (``passthrough_bad_frames``), it gets its ``applied: false`` record.
+        """
+        _stamp, haze = self._draw(header)
+        self._reject((header, None, None, t0, raw_msg, haze), reason, detail)
+
+    def submit(self, header, array, encoding: str, t0: float, raw_msg) -> None:
+        """Process a converted frame now (no depth topic), or once its depth is matched.
+
+        The frame's haze is drawn on arrival, from its index among the received images and its stamp.
+        """
+        stamp, haze = self._draw(header)
         frame = (header, array, encoding, t0, raw_msg, haze)
         if self.sync is None:
             self._run(frame, None)
@@ -122,12 +132,9 @@ class HazeControl:
                 self._reject(frame, result.status, result.detail)
 
     def _reject(self, frame, reason: str, detail: str) -> None:
-        header, array, encoding, _t0, raw_msg, haze = frame
-        outcome = self.node.reject(reason, detail, raw_msg, header, array, encoding)
-        if outcome.passed_through:
-            self._publish(header, HazeRecord(haze, self.node.processor.backend.name,
-                                             dp.RECORD_LABELS[self.depth_source], applied=False,
-                                             reason=reason, model_sha256=self.model_sha256))
+        header, array, encoding, t0, raw_msg, haze = frame
+        self.node.refuse(FrameJob(header, array, encoding, t0, raw_msg,
+                                  on_outcome=self._recorder(header, haze, None, None)), reason, detail)
 
     def _run(self, frame, depth_msg) -> None:
         header, array, encoding, t0, raw_msg, haze = frame
@@ -140,16 +147,26 @@ class HazeControl:
                 self._reject(frame, exc.reason, str(exc))
                 return
         conditions = FrameConditions(depth_m=depth_m, haze=haze)
-        outcome = self.node.process(header, array, encoding, t0, raw_msg, conditions)
-        backend = self.node.processor.backend.name
-        if outcome.processed:
-            label = dp.record_label(depth_m is not None, conditions.extras.get("depth_source"),
-                                    self.depth_source)
-            self._publish(header, HazeRecord(haze, backend, label, model_sha256=self.model_sha256))
-        elif outcome.passed_through:
-            self._publish(header, HazeRecord(haze, backend, dp.RECORD_LABELS[self.depth_source],
-                                             applied=False, reason=outcome.reason,
-                                             model_sha256=self.model_sha256))
+        self.node.process(header, array, encoding, t0, raw_msg, conditions,
+                          self._recorder(header, haze, depth_m, conditions))
+
+    def _recorder(self, header, haze, depth_m, conditions):
+        """``on_outcome`` of one frame: publish its ``haze_params`` record when the frame was published.
+
+        Called on the executor thread once the frame is finished (at once, or in input order with
+        ``inference_workers`` > 1); ``conditions.extras`` then holds what the backend reported.
+        """
+        def record(outcome) -> None:
+            backend = self.node.processor.backend.name
+            if outcome.processed:
+                label = dp.record_label(depth_m is not None, conditions.extras.get("depth_source"),
+                                        self.depth_source)
+                self._publish(header, HazeRecord(haze, backend, label, model_sha256=self.model_sha256))
+            elif outcome.passed_through:
+                self._publish(header, HazeRecord(haze, backend, dp.RECORD_LABELS[self.depth_source],
+                                                 applied=False, reason=outcome.reason,
+                                                 model_sha256=self.model_sha256))
+        return record
 
     def _publish(self, header, record: HazeRecord) -> None:
         self._params_pub.publish(haze_params_message(header, record))

@@ -41,6 +41,8 @@ COMMON_PARAMETERS: Dict[str, Argument] = {
     "precision": ("precision", str, "fp32 | fp16 (GPU runtimes)"),
     "input_transport": ("input_transport", str, "raw (image_raw) | compressed (image_raw/compressed)"),
     "passthrough_bad_frames": ("passthrough_bad_frames", bool, "publish bad frames unchanged (true/false)"),
+    "inference_workers": ("inference_workers", int, "frames in flight on ONNX Runtime's CPU backend: 0 "
+                          "automatic (2 there) | 1 one at a time (lowest latency) | N"),
 }
 HAZE_PARAMETERS: Dict[str, Argument] = {
     "depth_source": ("depth_source", str, "haze depth: topic (the depth_topic) | flat_road (depth-free "

@@ -52,6 +52,21 @@ OVERRIDABLE_QOS_POLICIES = (QoSPolicyKind.HISTORY, QoSPolicyKind.DEPTH, QoSPolic
                             QoSPolicyKind.DURABILITY)
 
 
+AUTO_WORKERS = 0  # inference_workers: 0 = two frames in flight on ONNX Runtime's CPU backend, else one
+
+
+def planned_workers(requested: int, cores: int) -> int:
+    """Workers to build for ``inference_workers`` = ``requested`` on ``cores`` usable cores.
+
+    0 (automatic) plans 2 where there are at least 2 cores (one-thread sessions keep both busy:
+    ``scripts/bench_ort_workers.py``); the node falls back to 1 when the backend is not ONNX Runtime
+    on the CPU. Otherwise ``requested`` itself.
+    """
+    if requested == AUTO_WORKERS:
+        return 2 if cores >= 2 else 1
+    return requested
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one frame: ``processed``, else dropped or ``passed_through`` with ``reason``."""
@@ -77,7 +92,8 @@ class HazeNode(Node):
         if mode == "haze":  # the backend/depth_source pairing by name, before any model is loaded
             self._check_depth_source(self.values["backend"])
         self._pipeline: Optional[FramePipeline] = None
-        workers = int(self.values.get("inference_workers", 1))
+        requested = int(self.values.get("inference_workers", 1))
+        workers = planned_workers(requested, usable_cores())
         self.processor, self.backend_notes = self._build_processor(workers)
         self.processors = [self.processor]
         self.haze: Optional[HazeControl] = None
@@ -89,8 +105,10 @@ class HazeNode(Node):
                 backend = self.processor.backend
                 self._check_depth_source(backend.name, bool(getattr(backend, "conditioned", False)))
                 self.haze = HazeControl(self, self.values, self.model.sha256)
+            if requested == AUTO_WORKERS and not self._runs_on_ort_cpu():
+                workers = 1  # automatic: frames in flight only pay off on ONNX Runtime's CPU threads
             if workers > 1:
-                self._start_pipeline(workers)
+                self._start_pipeline(workers, requested)
         except (ValueError, OSError):  # ParameterError, HazeSourceError; a model file gone meanwhile
             for processor in self.processors:
                 processor.backend.close()
@@ -174,19 +192,24 @@ class HazeNode(Node):
         """Intra-op threads of each worker's session: ``runtime.intra_op_threads``, 0 → cores / workers."""
         return runtime_options(self.values).get("intra_op_threads") or max(1, usable_cores() // workers)
 
-    def _start_pipeline(self, workers: int) -> None:
-        """``inference_workers`` > 1: a backend per worker and the pipeline (dehaze, ONNX Runtime CPU)."""
+    def _runs_on_ort_cpu(self) -> bool:
+        backend = self.processor.backend
+        return backend.name == "onnxruntime" and getattr(backend, "device", "cpu") == "cpu"
+
+    def _start_pipeline(self, workers: int, requested: int) -> None:
+        """More than one worker: a backend per worker and the pipeline (ONNX Runtime CPU only)."""
         backend = self.processor.backend
         device = getattr(backend, "device", "cpu")
-        if self.mode != "dehaze" or backend.name != "onnxruntime" or device != "cpu":
+        if not self._runs_on_ort_cpu():
             raise params.ParameterError(
-                f"parameter inference_workers={workers}: frames in flight at once need mode 'dehaze' and "
-                f"the ONNX Runtime CPU backend (mode={self.mode!r}, backend={backend.name!r}, "
-                f"device={device!r}); use 1")
+                f"parameter inference_workers={workers}: frames in flight at once need the ONNX Runtime "
+                f"CPU backend (mode={self.mode!r}, backend={backend.name!r}, device={device!r}); use 1")
         for _ in range(workers - 1):
             self.processors.append(self._build_processor(workers)[0])
         self._pipeline = FramePipeline(self, self.processors, self._finish_job)
-        self.get_logger().info(f"inference_workers={workers}: {workers} ONNX Runtime sessions of "
+        asked = f"inference_workers={requested} (automatic) -> {workers}" if requested == AUTO_WORKERS \
+            else f"inference_workers={workers}"
+        self.get_logger().info(f"{asked}: {workers} ONNX Runtime sessions of "
                                f"{self._worker_threads(workers)} "
                                "intra-op thread(s), frames published in arrival order")
 
@@ -229,9 +252,7 @@ class HazeNode(Node):
         try:
             array = image_msgs.image_to_array(msg)
         except image_msgs.ConversionError as exc:
-            self.reject(exc.reason, str(exc), msg)
-            if self.haze is not None:
-                self.haze.skip()
+            self._refuse_unconverted(msg.header, t0, msg, exc)
             return
         self.submit(msg.header, array, msg.encoding, t0, msg)
 
@@ -241,11 +262,16 @@ class HazeNode(Node):
         try:
             array, encoding = image_msgs.decode_compressed(msg.format, msg.data)
         except image_msgs.ConversionError as exc:
-            self.reject(exc.reason, str(exc), None)
-            if self.haze is not None:
-                self.haze.skip()
+            self._refuse_unconverted(msg.header, t0, None, exc)  # a CompressedImage is not passed through
             return
         self.submit(msg.header, array, encoding, t0, None)
+
+    def _refuse_unconverted(self, header, t0: float, raw_msg, exc: image_msgs.ConversionError) -> None:
+        """An image that cannot be converted: dropped, or ``raw_msg`` passed through, in its place."""
+        if self.haze is None:
+            self.refuse(FrameJob(header, None, None, t0, raw_msg), exc.reason, str(exc))
+        else:
+            self.haze.refuse(header, t0, raw_msg, exc.reason, str(exc))
 
     def submit(self, header, array, encoding: str, t0: float, raw_msg) -> None:
         """Hand a converted frame on: straight to ``process`` (dehaze), or via haze control (haze mode)."""
@@ -254,13 +280,15 @@ class HazeNode(Node):
         else:
             self.haze.submit(header, array, encoding, t0, raw_msg)
 
-    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions) -> Optional[Outcome]:
+    def process(self, header, array, encoding: str, t0: float, raw_msg, conditions,
+                on_outcome=None) -> Optional[Outcome]:
         """Run the processor on one frame and publish the result; bad frames are counted, never raised.
 
-        With ``inference_workers`` > 1 (dehaze mode only) the frame goes to the pipeline and this
-        returns None: :meth:`_finish_job` publishes it later, in order, on the executor thread.
+        ``on_outcome(outcome)``, if given, is called once the frame is published or dropped. With
+        ``inference_workers`` > 1 the frame goes to the pipeline and this returns None:
+        :meth:`_finish_job` publishes it later, in input order, on the executor thread.
         """
-        job = FrameJob(header, array, encoding, t0, raw_msg, conditions)
+        job = FrameJob(header, array, encoding, t0, raw_msg, conditions, on_outcome)
         if self._pipeline is not None:
             self._pipeline.submit(job)
             return None
@@ -270,17 +298,30 @@ class HazeNode(Node):
             return self._finish_job(job, None, exc)
         return self._finish_job(job, result, None)
 
+    def refuse(self, job: FrameJob, reason: str, detail: str) -> None:
+        """A frame refused before processing: dropped or passed through in its place in the output order."""
+        error = FrameRejected(reason, detail)
+        if self._pipeline is not None:
+            self._pipeline.submit_refused(job, error)
+        else:
+            self._finish_job(job, None, error)
+
     def _finish_job(self, job: FrameJob, result, error: Optional[BaseException]) -> Outcome:
         """Publish ``result`` (a ``ProcessedFrame``) or count the frame under its drop reason."""
         if isinstance(error, FrameRejected):
-            return self.reject(error.reason, str(error), job.raw_msg, job.header, job.array, job.encoding)
-        if error is not None:
+            outcome = self.reject(error.reason, str(error), job.raw_msg, job.header, job.array, job.encoding)
+        elif error is not None:
             self.get_logger().error(f"backend {self.processor.backend.name} failed on a frame: {error!r}",
                                     throttle_duration_sec=5.0)
-            return self.reject("backend_error", repr(error), job.raw_msg, job.header, job.array, job.encoding)
-        self._image_pub.publish(conversions.to_image_msg(result.image, job.encoding, job.header))
-        self.stats.on_processed((time.perf_counter() - job.t0) * 1e3, result.backend_ms)
-        return Outcome(True)
+            outcome = self.reject("backend_error", repr(error), job.raw_msg, job.header, job.array,
+                                  job.encoding)
+        else:
+            self._image_pub.publish(conversions.to_image_msg(result.image, job.encoding, job.header))
+            self.stats.on_processed((time.perf_counter() - job.t0) * 1e3, result.backend_ms)
+            outcome = Outcome(True)
+        if job.on_outcome is not None:
+            job.on_outcome(outcome)
+        return outcome
 
     def reject(self, reason: str, detail: str, raw_msg=None, header=None, array=None,
                encoding=None) -> Outcome:

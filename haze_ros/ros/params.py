@@ -72,9 +72,11 @@ SPECS: Tuple[ParamSpec, ...] = (
     ParamSpec("log_period_s", "double", "period of the throttled fps/latency/drops log line", range=(0.5,
                                                                                                      3600.0)),
     ParamSpec("diagnostics_period_s", "double", "period of /diagnostics messages", range=(0.1, 60.0)),
-    ParamSpec("inference_workers", "int", "dehaze mode, ONNX Runtime CPU backend: frames processed at once, "
-              "one session each (runtime.intra_op_threads 0 splits the cores between them); outputs keep "
-              "the input order. 1 = one frame at a time, the lowest latency", True, (1, 8), group=DEHAZE),
+    ParamSpec("inference_workers", "int", "frames processed at once by the ONNX Runtime CPU backend, one "
+              "session each (runtime.intra_op_threads 0 splits the cores between them); outputs keep the "
+              "input order. 0 = automatic: 2 on ONNX Runtime's CPU backend with 2+ cores, else 1; 1 = one "
+              "frame at a time, the lowest latency; > 1 with another backend refuses to start", True,
+              (0, 8)),
     # --- dehaze mode: dark channel prior (live, forwarded to backend.configure) ---
     ParamSpec("dcp.omega", "double", "DCP: fraction of haze removed, omega (He et al.)", range=(0.01, 1.0),
               group=DEHAZE),
