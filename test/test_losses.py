@@ -100,3 +100,24 @@ def test_adversarial_losses_lsgan_and_multiscale_hand_values():
 def test_total_loss_is_the_sum_of_eq13_terms():
     terms = [torch.tensor(float(v)) for v in (1, 2, 3, 4, 5, 6)]
     assert float(losses.total_loss(*terms)) == 21.0
+
+
+def test_edge_aware_smoothness_costs_a_row_pattern_not_a_ramp_nor_a_step_at_an_edge():
+    """Second differences: 0 for a ramp, 4·a·λ for rows alternating ±a on a flat image.
+
+    A depth step where the image has an edge costs e^(−γ·|∂I|) of the same step on a flat image.
+    """
+    rows = torch.arange(16.0)[:, None].expand(16, 16)
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    ramp = (0.1 * rows)[None, None]
+    assert losses.edge_aware_smoothness(ramp, flat, 1.0).item() == pytest.approx(0.0, abs=1e-6)
+    stripes = (0.5 * (-1.0) ** rows)[None, None]     # rows alternating +0.5 / -0.5
+    assert losses.edge_aware_smoothness(stripes, flat, 2.0).item() == pytest.approx(2.0 * 4 * 0.5, rel=1e-5)
+    step = (rows >= 8).float()[None, None]            # a depth step between rows 7 and 8
+    edged = flat.clone()
+    edged[..., 8:, :] = 1.0                           # ... where the image steps from 0.5 to 1.0
+    on_flat = losses.edge_aware_smoothness(step, flat, 1.0).item()
+    on_edge = losses.edge_aware_smoothness(step, edged, 1.0).item()
+    assert on_flat > 0 and on_edge == pytest.approx(on_flat * math.exp(-losses.SMOOTHNESS_EDGE_GAMMA * 0.25),
+                                                    rel=1e-4)
+    assert losses.edge_aware_smoothness(stripes, flat, 0.0).item() == 0.0

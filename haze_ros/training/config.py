@@ -60,6 +60,8 @@ class LossConfig:
     lambda_depth: float = 1.0       # FRIDA2 depth and DDAD LiDAR: L1 of the log-depth [log m]
     lambda_haze: float = 10.0       # synthetic pairs: L1 of the synthesised I to the true hazy image
     lambda_self: float = 10.0       # real clear frames hazed by the model's own depth: dehazed back
+    lambda_smooth_depth: float = 0.0  # edge-aware 2nd-order smoothness of real frames' log-depth maps
+    lambda_smooth_keep: float = 0.0   # ... of the keep weight k (every dehazed frame)
     lambda_adv_haze: float = 0.1    # weight of eq. (2) (D_I on the model's haze), times lambda_adv
     lambda_adv_clear: float = 0.1   # weight of eq. (3) (D_J on dehazed real fog), times lambda_adv
 

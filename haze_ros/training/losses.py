@@ -198,6 +198,28 @@ def self_augmentation_loss(clear_pred: torch.Tensor, clear_true: torch.Tensor, t
                           + reconstruction_l1(airlight_pred, airlight_used))
 
 
+SMOOTHNESS_EDGE_GAMMA = 10.0  # γ of the edge weights e^(−γ·|∂I|), I the grey frame in [0, 1]
+
+
+def edge_aware_smoothness(maps: torch.Tensor, image_lr: torch.Tensor, weight: float) -> torch.Tensor:
+    """Second-order, edge-aware smoothness of a map: λ·mean(|∂²ₓm|·e^(−γ|∂ₓI|) + |∂²ᵧm|·e^(−γ|∂ᵧI|)).
+
+    ``maps`` ``(B, C, h, w)`` (log-depth [log m] or the keep weight k), ``image_lr`` the frame at
+    the maps' resolution ``(B, 3, h, w)`` in [0, 1] (its grey mean gives the edges; central
+    differences, so a depth step at an image edge is free). Second differences leave ramps alone
+    (a road's log-depth rises smoothly towards the horizon) and cost an alternating pattern four
+    times its amplitude. Not in the paper: a prior of monocular depth (Godard et al. 2017, there
+    first order) for the maps that no dense target constrains (real frames: the guided upsampling
+    averages a row-by-row pattern away, so eq. (1)'s terms do not see it). ``weight`` = λ.
+    """
+    grey = image_lr.mean(dim=1, keepdim=True)
+    dxx = maps[..., :, 2:] - 2.0 * maps[..., :, 1:-1] + maps[..., :, :-2]
+    dyy = maps[..., 2:, :] - 2.0 * maps[..., 1:-1, :] + maps[..., :-2, :]
+    wx = torch.exp(-SMOOTHNESS_EDGE_GAMMA * 0.5 * (grey[..., :, 2:] - grey[..., :, :-2]).abs())
+    wy = torch.exp(-SMOOTHNESS_EDGE_GAMMA * 0.5 * (grey[..., 2:, :] - grey[..., :-2, :]).abs())
+    return weight * ((dxx.abs() * wx).mean() + (dyy.abs() * wy).mean())
+
+
 def fit_beta(t: torch.Tensor, depth_m: torch.Tensor) -> torch.Tensor:
     """Per-image β [1/m] that best explains t by t = exp(−β·d): the median of −log t / d.
 

@@ -18,6 +18,11 @@ Terms of the generator step (every λ is in the YAML, ``loss.*``):
 * Supervised terms on synthetic pairs (FRIDA2 with known t, A, d) through the posterior mean
   (the inference path): t, A, J for the dehaze head; log-depth and I for the haze head. DDAD's
   LiDAR supervises the log-depth of real frames where it has returns (λ_depth).
+* Not in the paper: edge-aware second-order smoothness (``losses.edge_aware_smoothness``) of the
+  maps no dense target constrains: the log-depth of real clear frames and of dehazed real fog
+  (λ_smooth_depth), the keep weight k of every dehazed batch (λ_smooth_keep). Without it the
+  shipped model of 2026-12-01 drew a row-by-row 20 m / 500 m pattern into real frames' depth, which
+  the guided upsampling averages into banded haze.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ class PhysicsTrainer(Trainer):
         mu, lr = vae.encode(b.syn_hazy, "hazy")
         raw, glob = vae.dehaze_raw(mu)
         clear_hat, _ = heads.dehaze(b.syn_hazy, lr, raw, glob)
+        smooth = losses.edge_aware_smoothness(heads.keep_weight(raw), lr, cfg.lambda_smooth_keep)
         sup_dehaze = losses.supervised_dehaze_loss(
             heads.transmission(raw), F.avg_pool2d(b.syn_t, s), heads.airlight(glob), b.syn_airlight,
             clear_hat, b.syn_clear, cfg.lambda_t, cfg.lambda_airlight, cfg.lambda_clear)
@@ -75,6 +81,7 @@ class PhysicsTrainer(Trainer):
         z_c = self._sample(mu_c)
         log_depth_c = vae.log_depth(mu_c)
         lidar = cfg.lambda_depth * losses.masked_l1(log_depth_c, b.real_log_depth)
+        smooth = smooth + losses.edge_aware_smoothness(log_depth_c, lr_c, cfg.lambda_smooth_depth)
         raw, glob = vae.dehaze_raw(z_c)
         clear_rec, _ = heads.dehaze(b.real_clear, lr_c, raw, glob)
         fake_hazy, t_fake = heads.haze(b.real_clear, lr_c, log_depth_c, b.aug_beta, b.aug_airlight)
@@ -91,12 +98,14 @@ class PhysicsTrainer(Trainer):
         z_h = self._sample(mu_h)
         raw_h, glob_h = vae.dehaze_raw(z_h)
         dehazed, t_h = heads.dehaze(b.real_hazy, lr_h, raw_h, glob_h)
+        smooth = smooth + losses.edge_aware_smoothness(heads.keep_weight(raw_h), lr_h, cfg.lambda_smooth_keep)
         dehazed01 = dehazed.clamp(0.0, 1.0)
         airlight_h = heads.airlight(glob_h)
         hazy_rec = synthesize_hazy(dehazed01, t_h, airlight_h)
         mu_hc, lr_hc = vae.encode(dehazed01, "clear")
         z_hc = self._sample(mu_hc)
         log_depth_hc = vae.log_depth(z_hc)
+        smooth = smooth + losses.edge_aware_smoothness(log_depth_hc, lr_hc, cfg.lambda_smooth_depth)
         beta_hat = losses.fit_beta(heads.transmission(raw_h), torch.exp(log_depth_hc))
         hazy_cycle, _ = heads.haze(dehazed01, lr_hc, log_depth_hc, beta_hat, airlight_h)
 
@@ -113,9 +122,9 @@ class PhysicsTrainer(Trainer):
             "cc_hazy": losses.cycle_loss(div_h, div_hc, hazy_cycle, b.real_hazy, lam_m, lam_r),
             "cc_clear": losses.cycle_loss(div_c, div_a, clear_cycle, b.real_clear, lam_m, 0.0) + self_aug,
         }
-        loss = losses.total_loss(**terms) + sup_dehaze + sup_haze + lidar
-        terms.update(sup_dehaze=sup_dehaze, sup_haze=sup_haze, lidar_depth=lidar, total=loss,
-                     fake_hazy=fake_hazy.detach(), dehazed=dehazed.detach())
+        loss = losses.total_loss(**terms) + sup_dehaze + sup_haze + lidar + smooth
+        terms.update(sup_dehaze=sup_dehaze, sup_haze=sup_haze, lidar_depth=lidar, smoothness=smooth,
+                     total=loss, fake_hazy=fake_hazy.detach(), dehazed=dehazed.detach())
         return terms
 
     def dis_update_physics(self, b: PhysicsBatch, fake_hazy: torch.Tensor, dehazed: torch.Tensor
