@@ -20,9 +20,10 @@ Terms of the generator step (every λ is in the YAML, ``loss.*``):
   LiDAR supervises the log-depth of real frames where it has returns (λ_depth).
 * Not in the paper: edge-aware second-order smoothness (``losses.edge_aware_smoothness``) of the
   maps no dense target constrains: the log-depth of real clear frames and of dehazed real fog
-  (λ_smooth_depth), the keep weight k of every dehazed batch (λ_smooth_keep). Without it the
-  shipped model of 2026-12-01 drew a row-by-row 20 m / 500 m pattern into real frames' depth, which
-  the guided upsampling averages into banded haze.
+  (λ_smooth_depth), the keep weight k of every dehazed batch (λ_smooth_keep). 0 (off) in the
+  shipped recipe, whose weights draw a row-by-row near/far pattern into real frames' depth (the
+  guided upsampling averages it into banded haze); at 1.0 it removed the pattern but let far depth
+  spread over the road (``docs/model.md``).
 """
 
 from __future__ import annotations
