@@ -89,14 +89,15 @@ def main(argv=None) -> int:
             return 2
         spaced = np.linspace(0, len(files) - 1, min(args.max_images, len(files))).astype(int)
         pick = [files[i] for i in spaced]
-        pairs = [second_differences(head_maps(translator, read_rgb(p))) for p in pick]
+        maps = [head_maps(translator, read_rgb(p)) for p in pick]
+        pairs = [second_differences(m) for m in maps]
         row = {"set": label, "map": head, "n": len(pick), "rows": float(np.mean([r for r, _ in pairs])),
                "cols": float(np.mean([c for _, c in pairs]))}
         if label.startswith("FRIDA2") and head == "log-depth":  # the true depth at the map's size
             ref = []
-            for p in pick:
+            for p, m in zip(pick, maps):
                 depth = cv2.imread(str(p).replace("clear/LIma", "depth_cm_uint16/LDep"), cv2.IMREAD_UNCHANGED)
-                h, w = head_maps(translator, read_rgb(p)).shape
+                h, w = m.shape
                 ref.append(second_differences(np.log(cv2.resize(depth.astype(np.float32) / 100.0, (w, h),
                                                                 interpolation=cv2.INTER_AREA))))
             row["reference_rows"] = float(np.mean([r for r, _ in ref]))

@@ -297,13 +297,20 @@ def pool_frame(x: torch.Tensor, stride: int, scale_width_px: int = 0) -> torch.T
         height, width = shape[2] // r, shape[3] // r
         pooled = pooled.index_select(2, torch.arange(height * r, device=x.device))
         pooled = pooled.index_select(3, torch.arange(width * r, device=x.device))
-        return pooled.reshape(shape[0], shape[1], height, r, width, r).mean(dim=(3, 5))
+        return _block_means(pooled, r, height, width)
     r = min(scale_factor(int(x.shape[3]), scale_width_px), pooled.shape[2], pooled.shape[3])
     if r == 1:
         return pooled
     height, width = pooled.shape[2] // r, pooled.shape[3] // r
-    pooled = pooled[:, :, :height * r, :width * r]
-    return pooled.reshape(pooled.shape[0], pooled.shape[1], height, r, width, r).mean(dim=(3, 5))
+    return _block_means(pooled[:, :, :height * r, :width * r], r, height, width)
+
+
+def _block_means(x: torch.Tensor, r, height, width) -> torch.Tensor:
+    """Means of r×r blocks: ``(B, C, height·r, width·r)`` → ``(B, C, height, width)``.
+
+    ``r``, ``height``, ``width``: ints, or 0-d tensors under tracing (the batch stays dynamic).
+    """
+    return x.reshape(-1, x.shape[1], height, r, width, r).mean(dim=(3, 5))
 
 
 class PhysicsSharedLatentVAE(nn.Module):

@@ -212,6 +212,8 @@ def edge_aware_smoothness(maps: torch.Tensor, image_lr: torch.Tensor, weight: fl
     first order) for the maps that no dense target constrains (real frames: the guided upsampling
     averages a row-by-row pattern away, so eq. (1)'s terms do not see it). ``weight`` = λ.
     """
+    if weight == 0.0:  # off (the shipped recipe): no work per step
+        return maps.new_zeros(())
     grey = image_lr.mean(dim=1, keepdim=True)
     dxx = maps[..., :, 2:] - 2.0 * maps[..., :, 1:-1] + maps[..., :, :-2]
     dyy = maps[..., 2:, :] - 2.0 * maps[..., 1:-1, :] + maps[..., :-2, :]
