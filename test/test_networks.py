@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from haze_ros.core.types import Direction
+from haze_ros.networks.blocks import BinomialLowPass, UpBlock
 from haze_ros.networks.config import (NetworkConfig, network_config_from_dict, preset_config)
 from haze_ros.networks.discriminator import MultiScaleDiscriminator
 from haze_ros.networks.translator import OneDirectionTranslator, build_translator
@@ -55,6 +56,52 @@ def test_full_size_presets_match_the_documented_architecture():
     n_edge = sum(p.numel() for p in build_translator(edge, "dehaze").parameters())
     assert n_edge < 200_000  # a few hundred kB of weights per direction
     assert preset_config("edge_pixel").generator == "pixel"
+
+
+def row_parity_gap(y: torch.Tensor) -> float:
+    """Largest |mean of even rows − mean of odd rows| over channels, away from the borders."""
+    inner = y[0, :, 2:-2, 2:-2]
+    return float((inner[:, 0::2].mean(dim=(1, 2)) - inner[:, 1::2].mean(dim=(1, 2))).abs().max())
+
+
+def test_resize_convolution_up_sampling_draws_no_period_two_pattern():
+    # upsample: bilinear_conv maps a constant input to a constant output (no pattern of period 2,
+    # the row banding the shipped weights' transposed convolution draws into their depth maps).
+    torch.manual_seed(0)
+    x = torch.full((1, 8, 6, 7), 0.7)
+    with torch.no_grad():
+        resize_conv = UpBlock(8, 4, "bilinear_conv", norm=False).up(x)
+        transposed = UpBlock(8, 4, "transpose", norm=False).up(x)
+    assert resize_conv.shape == transposed.shape == (1, 4, 12, 14)
+    inner = resize_conv[0, :, 2:-2, 2:-2]
+    assert float((inner - inner.mean(dim=(1, 2), keepdim=True)).abs().max()) < 1e-5
+    assert row_parity_gap(transposed) > 1e-3   # what this test guards against (random weights)
+
+
+def test_binomial_low_pass_removes_a_period_two_pattern_and_keeps_a_ramp():
+    rows = torch.arange(10.0)[:, None].expand(10, 12)
+    ramp = (0.3 * rows + 0.1 * torch.arange(12.0))[None, None].repeat(1, 2, 1, 1)
+    alternating = ramp + ((-1.0) ** rows)[None, None]
+    low_pass = BinomialLowPass(2)
+    assert list(low_pass.state_dict()) == []                      # nothing enters a checkpoint
+    with torch.no_grad():
+        kept, cleaned = low_pass(ramp), low_pass(alternating)
+    inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    assert torch.allclose(kept[inner], ramp[inner], atol=1e-5)
+    assert torch.allclose(cleaned[inner], ramp[inner], atol=1e-5)
+
+
+def test_map_low_pass_switch_keeps_the_weights_and_smooths_the_maps():
+    cfg = dataclasses.replace(small("edge"), map_lowpass=False)
+    torch.manual_seed(0)
+    plain = build_translator(cfg, "haze").eval()
+    filtered = build_translator(dataclasses.replace(cfg, map_lowpass=True), "haze").eval()
+    filtered.load_state_dict(plain.state_dict())                  # same keys: strict load
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        maps = [tr.heads.log_depth(tr.network_outputs(x)[1])[0, 0] for tr in (plain, filtered)]
+    rough = [float(m.diff(2, dim=0).abs().mean()) for m in maps]
+    assert rough[1] < rough[0]
 
 
 def test_translator_is_deterministic_and_uses_the_posterior_mean():

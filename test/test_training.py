@@ -200,6 +200,9 @@ def test_release_keeps_only_generator_weights_and_loads(tmp_path):
     run.trainer.vae.eval()
     with torch.no_grad():
         assert torch.equal(load_translator(out, "dehaze")(x), run.trainer.translate(x, "hazy", "clear"))
+    for change in ({"t0": 0.3}, {"map_lowpass": True}):  # physics-only release settings
+        with pytest.raises(ValueError, match="physics generator only"):
+            release_checkpoint(tmp_path / "rel" / "checkpoints" / "best", tmp_path / "x", **change)
 
 
 def test_step_lr_schedule_follows_unit_policy_and_is_applied():

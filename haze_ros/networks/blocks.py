@@ -8,6 +8,7 @@ ONNX as ``Pad(mode=reflect)`` + ``Conv`` and to TensorRT without plugins.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -64,7 +65,14 @@ class ResBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """×2 up-sampling halving the channels: nearest + 5×5 conv (UNIT) or a 4×4 stride-2 transposed conv.
+    """×2 up-sampling halving the channels: nearest + 5×5 conv (UNIT), a 4×4 stride-2 transposed conv,
+    or bilinear + 3×3 conv (``bilinear_conv``).
+
+    A transposed convolution weights even and odd output rows with different kernel taps, so it can
+    draw a pattern of period 2 even from a constant input (Odena et al. 2016, "Deconvolution and
+    checkerboard artifacts"); in the physics model's depth head it did, down the rows of real road
+    frames. ``bilinear_conv`` (a resize-convolution) maps a constant input to a constant output away
+    from the borders.
 
     Input ``(B, C_in, H, W)`` → ``(B, C_out, 2H, 2W)``, followed by InstanceNorm (unless ``norm`` is
     false) and ReLU.
@@ -78,6 +86,9 @@ class UpBlock(nn.Module):
                                     make_pad(2, padding), nn.Conv2d(c_in, c_out, 5, 1))
         elif mode == "transpose":
             self.up = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
+        elif mode == "bilinear_conv":
+            self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                    make_pad(1, padding), nn.Conv2d(c_in, c_out, 3, 1))
         else:
             raise ValueError(f"unknown upsample mode {mode!r}")
         post = [nn.InstanceNorm2d(c_out, eps=eps, affine=False)] if norm else []
@@ -86,3 +97,23 @@ class UpBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Up-sample ×2; shape ``(B, C_out, 2H, 2W)``."""
         return self.post(self.up(x))
+
+
+class BinomialLowPass(nn.Module):
+    """Fixed 3×3 binomial filter ([1, 2, 1]ᵀ[1, 2, 1]/16) per channel, replicate-padded; no weights.
+
+    Its response at the Nyquist frequency is zero, so a pattern alternating from one pixel to the
+    next (the period-2 output of a transposed convolution) is removed, while a smooth map is barely
+    changed (a linear ramp passes unchanged). ``(B, C, H, W)`` → the same shape.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0]) / 4.0
+        kernel = (taps[:, None] * taps[None, :]).expand(channels, 1, 3, 3).contiguous()
+        self.register_buffer("kernel", kernel, persistent=False)  # not in checkpoints
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Low-passed ``x``; shape preserved."""
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel, groups=self.channels)

@@ -24,7 +24,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Tuple
 
-UPSAMPLE_MODES = ("nearest_conv", "transpose")
+UPSAMPLE_MODES = ("nearest_conv", "transpose", "bilinear_conv")
 PADDING_MODES = ("reflect", "zeros")
 GENERATORS = ("pixel", "physics")
 NORMS = ("instance", "none")
@@ -68,7 +68,10 @@ class NetworkConfig:
             by G_I, G_J (first generator layers): UNIT's weight sharing.
         stem_kernel: kernel size of the first encoder and the last generator convolution.
         down_kernel: kernel of the stride-2 down-sampling convolutions (4 as UNIT, or 3).
-        upsample: ``nearest_conv`` (nearest ×2 + 5×5 conv, UNIT) or ``transpose`` (4×4 stride 2).
+        upsample: ``nearest_conv`` (nearest ×2 + 5×5 conv, UNIT), ``transpose`` (4×4 stride 2) or
+            ``bilinear_conv`` (bilinear ×2 + 3×3 conv: a resize-convolution, Odena et al. 2016,
+            which cannot draw the period-2 pattern a transposed convolution can; tried for the
+            ``edge`` preset on 2026-12-01 and not shipped, see ``docs/model.md``).
         padding: ``reflect`` (UNIT) or ``zeros``.
         max_channels: cap on the width after each down-sampling (UNIT: no cap).
         pixel_shuffle: if true, the first down-sampling is a space-to-depth (pixel unshuffle, 3 → 12
@@ -97,6 +100,11 @@ class NetworkConfig:
         t0: physics only: the floor of t in the recomposition J = (I − A)/max(t, t0) + A.
         correction_max: physics only: bound of the additive colour correction of the dehaze head
             (tanh · correction_max, per channel, at map resolution) for what eq. (1) cannot express.
+        map_lowpass: physics only: a fixed 3×3 binomial low-pass ([1, 2, 1]/4 in each direction,
+            zero response at the Nyquist frequency) on the map decoders' head output, before their
+            final bilinear ×2. It removes the period-2 pattern that a transposed-convolution
+            up-sampling can draw (the shipped weights' row pattern, see ``docs/model.md``); no
+            weights, so it can be switched on at release like ``t0``.
         depth_min_m / depth_max_m: physics only: range of the haze head's depth d [m], predicted as
             log-depth (sigmoid between log(depth_min_m) and log(depth_max_m)).
     """
@@ -122,6 +130,7 @@ class NetworkConfig:
     t_min: float = 0.03
     t0: float = 0.1
     correction_max: float = 0.1
+    map_lowpass: bool = False
     scale_width_px: int = 640
     depth_min_m: float = 1.0
     depth_max_m: float = 1000.0

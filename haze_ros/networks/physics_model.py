@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from haze_ros.networks.blocks import ResBlock, UpBlock, make_pad
+from haze_ros.networks.blocks import BinomialLowPass, ResBlock, UpBlock, make_pad
 from haze_ros.networks.config import NetworkConfig
 from haze_ros.networks.range import to_network_range
 from haze_ros.networks.vae import DomainEncoder, SharedResBlocks
@@ -142,8 +142,9 @@ def synthesize_hazy(clear: torch.Tensor, t: torch.Tensor, airlight: torch.Tensor
 class MapDecoder(nn.Module):
     """Private generator layers of the physics model: res blocks, up-samplings, a 3×3 head.
 
-    n − 1 learned ×2 up-samplings, the head at stride 2s, then a bilinear ×2 (the maps are smooth:
-    a learned last up-sampling buys nothing). ``(B, C_lat, H/m, W/m)`` → raw maps
+    n − 1 learned ×2 up-samplings, the head at stride 2s, optionally a fixed binomial low-pass
+    (``map_lowpass``), then a bilinear ×2 (the maps are smooth: a learned last up-sampling buys
+    nothing). ``(B, C_lat, H/m, W/m)`` → raw maps
     ``(B, out_channels, H/s, W/s)`` (m = size multiple, s = input stride); the caller maps them to
     t or log-depth.
     """
@@ -155,8 +156,10 @@ class MapDecoder(nn.Module):
         for level in range(cfg.n_downsample, 1, -1):
             layers.append(UpBlock(widths[level], widths[level - 1], cfg.upsample, padding=pad, eps=eps,
                                   norm=norm))
-        layers += [make_pad(1, pad), nn.Conv2d(widths[1], out_channels, 3),
-                   nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)]
+        layers += [make_pad(1, pad), nn.Conv2d(widths[1], out_channels, 3)]
+        if cfg.map_lowpass:
+            layers.append(BinomialLowPass(out_channels))
+        layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

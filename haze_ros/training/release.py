@@ -1,10 +1,11 @@
 """Make a shippable model from a training checkpoint: generator weights only, no optimiser state.
 
-``python -m haze_ros.training.release runs/edge/checkpoints/best models/edge [--t0 T]``
+``python -m haze_ros.training.release runs/edge/checkpoints/best models/edge [--t0 T] [--map-lowpass]``
 
 ``--t0`` sets the physics generator's recomposition floor t0 of J = (I − A)/max(t, t0) + A for
 inference (it is an inference-time constant: the weights do not depend on it); the model card says
-which value was chosen and on what data.
+which value was chosen and on what data. ``--map-lowpass`` switches on the fixed binomial low-pass
+of the map decoders (``NetworkConfig.map_lowpass``; no weights either).
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from haze_ros.networks.loading import load_checkpoint_tensors, network_config_of
 from haze_ros.training.checkpoint import save_checkpoint
 
 
-def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = None) -> Path:
+def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = None,
+                       map_lowpass: Optional[bool] = None) -> Path:
     """Copy ``vae.*`` tensors and the metadata of ``source`` to ``target_stem.{safetensors,json}``.
 
-    ``t0`` (physics generator only, in (0, 1)) replaces the architecture's recomposition floor.
+    ``t0`` (physics generator only, in (0, 1)) replaces the architecture's recomposition floor;
+    ``map_lowpass`` (physics only) its map low-pass switch; None keeps the checkpoint's.
     """
     meta, tensors = load_checkpoint_tensors(source)
     network = network_config_of(meta)
-    if t0 is not None:
+    changes = {name: value for name, value in (("t0", t0), ("map_lowpass", map_lowpass)) if value is not None}
+    if changes:
         if not network.is_physics:
-            raise ValueError("--t0 applies to the physics generator only")
-        network = dataclasses.replace(network, t0=float(t0))  # validated in __post_init__
+            raise ValueError(f"{', '.join(changes)} apply to the physics generator only")
+        network = dataclasses.replace(network, **changes)  # validated in __post_init__
     generator = {k: v for k, v in tensors.items() if k.startswith("vae.")}
     metrics = dict(meta["metrics"])
     extra = meta.get("optimizer_meta", {})
@@ -46,8 +50,10 @@ def main(argv=None) -> int:
     parser.add_argument("target", type=Path, help="output stem, e.g. models/edge")
     parser.add_argument("--t0", type=float, default=None,
                         help="physics generator: recomposition floor t0 for inference, in (0, 1)")
+    parser.add_argument("--map-lowpass", action="store_true", default=None,
+                        help="physics generator: switch on the maps' fixed binomial low-pass")
     args = parser.parse_args(argv)
-    print(release_checkpoint(args.source, args.target, args.t0))
+    print(release_checkpoint(args.source, args.target, args.t0, args.map_lowpass))
     return 0
 
 
