@@ -65,8 +65,10 @@ class ResBlock(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """×2 up-sampling halving the channels: nearest + 5×5 conv (UNIT), a 4×4 stride-2 transposed conv,
-    or bilinear + 3×3 conv (``bilinear_conv``).
+    """×2 up-sampling halving the channels (``mode``: ``nearest_conv``, ``transpose``, ``bilinear_conv``).
+
+    ``nearest_conv``: nearest + 5×5 conv (UNIT); ``transpose``: a 4×4 stride-2 transposed conv;
+    ``bilinear_conv``: bilinear + 3×3 conv (a resize-convolution).
 
     A transposed convolution weights even and odd output rows with different kernel taps, so it can
     draw a pattern of period 2 even from a constant input (Odena et al. 2016, "Deconvolution and
