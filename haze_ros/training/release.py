@@ -29,7 +29,11 @@ def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = No
     """
     meta, tensors = load_checkpoint_tensors(source)
     network = network_config_of(meta)
-    changes = {name: value for name, value in (("t0", t0), ("map_lowpass", map_lowpass)) if value is not None}
+    changes = {}
+    if t0 is not None:
+        changes["t0"] = float(t0)
+    if map_lowpass is not None:
+        changes["map_lowpass"] = bool(map_lowpass)
     if changes:
         if not network.is_physics:
             raise ValueError(f"{', '.join(changes)} apply to the physics generator only")
