@@ -200,6 +200,11 @@ def test_release_keeps_only_generator_weights_and_loads(tmp_path):
     run.trainer.vae.eval()
     with torch.no_grad():
         assert torch.equal(load_translator(out, "dehaze")(x), run.trainer.translate(x, "hazy", "clear"))
+    from haze_ros.training.release import main as release_main
+    checkpoints = tmp_path / "rel" / "checkpoints"
+    assert release_main([str(checkpoints / "step_0000099"), str(tmp_path / "y")]) == 2  # missing
+    assert release_main([str(checkpoints / "best"), str(tmp_path / "y"), "--t0", "0.3"]) == 2  # pixel
+    assert not list(tmp_path.glob("y*"))
     for change in ({"t0": 0.3}, {"map_lowpass": True}):  # physics-only release settings
         with pytest.raises(ValueError, match="physics generator only"):
             release_checkpoint(tmp_path / "rel" / "checkpoints" / "best", tmp_path / "x", **change)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from haze_ros.networks.loading import load_checkpoint_tensors, network_config_of
+from haze_ros.networks.loading import CheckpointError, load_checkpoint_tensors, network_config_of
 from haze_ros.training.checkpoint import save_checkpoint
 
 
@@ -57,7 +57,11 @@ def main(argv=None) -> int:
     parser.add_argument("--map-lowpass", action="store_true", default=None,
                         help="physics generator: switch on the maps' fixed binomial low-pass")
     args = parser.parse_args(argv)
-    print(release_checkpoint(args.source, args.target, args.t0, args.map_lowpass))
+    try:
+        print(release_checkpoint(args.source, args.target, args.t0, args.map_lowpass))
+    except (CheckpointError, ValueError) as exc:  # nothing is written before the checks pass
+        print(f"release: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
