@@ -60,27 +60,28 @@ def write_pictures(stems: dict, dawn_root: Path, path: Path, height: int = 300) 
 
     ``stems`` {t0: released stem}; rows are :data:`PICTURE_PHOTOS`, each ``height`` px high.
     """
-    import cv2  # noqa: PLC0415 (only this option needs it)
+    import cv2  # noqa: PLC0415 (only this option needs them)
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
+
+    from haze_ros.evaluation.images import read_rgb, write_png  # noqa: PLC0415
 
     translators = {t0: load_translator(str(stem.with_suffix(".safetensors")), "dehaze")
                    for t0, stem in stems.items()}
     train_photos = dawn_split(dawn_root, 5)[0]
     rows = []
     for index in PICTURE_PHOTOS:
-        image = cv2.imread(str(train_photos[index % len(train_photos)]), cv2.IMREAD_COLOR)
+        image = read_rgb(train_photos[index % len(train_photos)])
         width = int(image.shape[1] * height / image.shape[0])
-        small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        rgb = small[..., ::-1].astype(np.float32) / 255
-        x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None]
+        rgb = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
         with torch.no_grad():
             columns = [rgb] + [tr(x)[0].clamp(0, 1).permute(1, 2, 0).numpy() for tr in translators.values()]
         rows.append(np.concatenate(columns, axis=1))
     widest = max(row.shape[1] for row in rows)
     strip = np.concatenate([np.pad(row, ((0, 0), (0, widest - row.shape[1]), (0, 0))) for row in rows])
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), (strip[..., ::-1] * 255 + 0.5).astype(np.uint8))
+    write_png(path, (strip * 255 + 0.5).astype(np.uint8))
 
 
 FOG_FOLDERS = {"U080": "fog_U080_homogeneous", "K080": "fog_K080_heterogeneous"}

@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from haze_ros.bench.common import machine_info  # noqa: E402
+from haze_ros.evaluation.images import ImageReadError  # noqa: E402
+from haze_ros.evaluation.images import read_rgb as read_image  # noqa: E402
 from haze_ros.networks.loading import load_translator  # noqa: E402
 from haze_ros.training.physics_data import dawn_split, udacity_files  # noqa: E402
 
@@ -41,11 +43,12 @@ def second_differences(maps: np.ndarray):
 
 
 def read_rgb(path: Path) -> torch.Tensor:
-    """An image file → ``(1, 3, H, W)`` float32 RGB in [0, 1]."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"map_artifacts: cannot read {path}")
-    return torch.from_numpy(image[..., ::-1].astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+    """An 8-bit image file → ``(1, 3, H, W)`` float32 RGB in [0, 1] (``evaluation.images.read_rgb``)."""
+    try:
+        image = read_image(path)
+    except ImageReadError as exc:
+        raise SystemExit(f"map_artifacts: {exc}") from None
+    return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
 
 
 def head_maps(translator, x: torch.Tensor) -> np.ndarray:
