@@ -121,3 +121,16 @@ def test_edge_aware_smoothness_costs_a_row_pattern_not_a_ramp_nor_a_step_at_an_e
     assert on_flat > 0 and on_edge == pytest.approx(on_flat * math.exp(-losses.SMOOTHNESS_EDGE_GAMMA * 0.25),
                                                     rel=1e-4)
     assert losses.edge_aware_smoothness(stripes, flat, 0.0).item() == 0.0
+
+
+def test_depth_upper_bound_loss_costs_only_depth_beyond_the_bound():
+    bound = torch.tensor([[[[1.0, 2.0, float("nan")]]]])
+    near = torch.tensor([[[[0.5, 2.0, 9.0]]]])       # at or below the bound; NaN cell unconstrained
+    assert losses.depth_upper_bound_loss(near, bound, 1.0).item() == 0.0
+    far = torch.tensor([[[[1.5, 3.0, 9.0]]]], requires_grad=True)
+    value = losses.depth_upper_bound_loss(far, bound, 2.0)
+    assert value.item() == pytest.approx(2.0 * (0.5 + 1.0) / 2)  # mean over the two bounded cells
+    value.backward()
+    assert far.grad[0, 0, 0, :2].tolist() == [1.0, 1.0] and far.grad[0, 0, 0, 2].item() == 0.0
+    assert losses.depth_upper_bound_loss(far, bound, 0.0).item() == 0.0
+    assert losses.depth_upper_bound_loss(far, torch.full_like(bound, float("nan")), 1.0).item() == 0.0

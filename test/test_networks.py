@@ -66,7 +66,7 @@ def row_parity_gap(y: torch.Tensor) -> float:
 
 def test_resize_convolution_up_sampling_draws_no_period_two_pattern():
     # upsample: bilinear_conv maps a constant input to a constant output (no pattern of period 2,
-    # the row banding the shipped weights' transposed convolution draws into their depth maps).
+    # the row banding the previous weights' transposed convolution drew into their depth maps).
     torch.manual_seed(0)
     x = torch.full((1, 8, 6, 7), 0.7)
     with torch.no_grad():

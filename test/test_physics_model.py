@@ -18,9 +18,9 @@ TINY_PHYSICS = {"preset": "edge", "channels": 4, "max_channels": 8,
                 "discriminator": {"channels": 4, "n_layers": 2, "num_scales": 1}}
 
 
-def tiny(direction=None):
-    """The edge (physics) structure at a tiny width."""
-    cfg = dataclasses.replace(preset_config("edge"), channels=4, max_channels=8)
+def tiny(direction=None, **changes):
+    """The edge (physics) structure at a tiny width (``changes``: other NetworkConfig fields)."""
+    cfg = dataclasses.replace(preset_config("edge"), channels=4, max_channels=8, **changes)
     return cfg if direction is None else build_translator(cfg, direction).eval()
 
 
@@ -141,8 +141,9 @@ def test_detail_comes_from_the_input_not_the_network():
     assert float(high_out) > 0.5 * float(high_in)
 
 
+@pytest.mark.parametrize("upsample", ["transpose", "bilinear_conv"])
 @pytest.mark.parametrize("direction", ["dehaze", "haze"])
-def test_onnx_matches_pytorch_at_odd_sizes(tmp_path, direction):
+def test_onnx_matches_pytorch_at_odd_sizes(tmp_path, direction, upsample):
     """Odd sizes, and frames 1000-2000 px wide: the exported graph computes the scale factor r itself."""
     sizes = [(67, 93), (121, 160), (9, 7), (41, 1000), (23, 1700), (9, 2000)]  # (H, W); r = 1, 2, 3, capped
     pytest.importorskip("onnxruntime")
@@ -150,7 +151,7 @@ def test_onnx_matches_pytorch_at_odd_sizes(tmp_path, direction):
     from haze_ros.export import onnx_export
 
     torch.manual_seed(3)
-    module = tiny(direction)
+    module = tiny(direction, upsample=upsample)
     meta = md.ModelMetadata(direction=direction, size_multiple=module.size_multiple, preset="edge",
                             **onnx_export.module_io_metadata(module))
     result = onnx_export.export_translator(module, tmp_path / f"{direction}.onnx", meta)
@@ -187,6 +188,9 @@ def toy_batch(seed=0, size=64, n=2):
         ld = torch.full((1, size // 4, size // 4), float("nan"))
         ld[:, -3:, :] = 2.0  # a few "LiDAR" cells
         fields["real_log_depth"].append(ld)
+        bound = torch.full((1, size // 4, size // 4), float("nan"))
+        bound[:, size // 8:, :] = 1.0  # a flat-road bound below the "horizon" (log m)
+        fields["real_log_bound"].append(bound)
         fields["real_hazy"].append(synthesize_hazy(clear, torch.exp(-3 * beta * depth), airlight)[0])
         fields["aug_beta"].append(torch.tensor([beta]))
         fields["aug_airlight"].append(airlight[0])
@@ -198,11 +202,11 @@ def test_a_few_cpu_steps_lower_each_supervised_term():
     trainer = _tiny_trainer()
     batch = toy_batch()
     names = ("gen/sup_dehaze", "gen/sup_haze", "gen/lidar_depth")
-    history = [trainer.train_step(batch) for _ in range(30)]
+    history = [trainer.train_step(batch) for _ in range(60)]  # the LiDAR term falls after step 50
     for name in names:
         first, last = history[0][name], np.mean([h[name] for h in history[-3:]])
         assert last < 0.8 * first, (name, first, last)
-    assert trainer.nonfinite_steps == 0 and trainer.step == 30
+    assert trainer.nonfinite_steps == 0 and trainer.step == 60
 
 
 def test_checkpoint_round_trip_gives_identical_translations(tmp_path):
@@ -231,3 +235,38 @@ def test_pixel_trainer_refuses_a_physics_config():
 
     with pytest.raises(ValueError, match="PhysicsTrainer"):
         Trainer(config_from_dict({"model": dict(TINY_PHYSICS)}), torch.device("cpu"))
+
+
+def test_cpu_steps_pull_real_depth_under_the_flat_road_bound():
+    torch.manual_seed(0)
+    trainer = _tiny_trainer(lambda_road_bound=1.0, lambda_depth=0.0, lambda_haze=0.0)  # no rival depth target
+    batch = toy_batch()
+    batch.real_log_bound[torch.isfinite(batch.real_log_bound)] = 0.5  # 1.6 m: the toy depth starts beyond it
+    history = [trainer.train_step(batch)["gen/road_bound"] for _ in range(30)]
+    assert history[0] > 0.0 and np.mean(history[-3:]) < 0.5 * history[0], history
+
+
+def test_flat_road_bound_lies_above_the_road_depth_of_every_row_of_its_cell():
+    from haze_ros.physics.depth_free import FlatRoadGeometry, flat_road_depth
+    from haze_ros.training.physics_data import flat_road_log_depth_bound
+
+    geometry = FlatRoadGeometry(camera_height_m=1.25, hfov_deg=60.0, horizon_row=201.6)
+    bound = flat_road_log_depth_bound(360, 640, 4, geometry, 1.0, (1.0, 1000.0))
+    road = flat_road_depth(360, 640, geometry)
+    assert bound.shape == (90, 160)
+    cells = np.isfinite(bound[:, 0])
+    assert not cells[:50].any() and cells[53:].all()  # NaN at and above the horizon, bounded below it
+    for r in np.nonzero(cells)[0]:
+        assert np.exp(bound[r, 0]) >= road[4 * r:4 * r + 4, 0].max() * (1 - 1e-5)
+    loose = flat_road_log_depth_bound(360, 640, 4, geometry, 2.0, (1.0, 1000.0))
+    np.testing.assert_allclose(loose[-1], bound[-1] + np.log(2.0), rtol=1e-6)
+    with pytest.raises(ValueError, match="slack"):
+        flat_road_log_depth_bound(360, 640, 4, geometry, 0.5, (1.0, 1000.0))
+
+
+def test_road_bound_folders_must_be_trained_on(tmp_path):
+    from haze_ros.training.physics_data import PhysicsTrainingData
+
+    cfg = config_from_dict({"data": {"road_bound_folders": ["frames/test_video"]}}).data
+    with pytest.raises(ValueError, match="road_bound_folders"):
+        PhysicsTrainingData(cfg, tmp_path, 4, (1.0, 1000.0))

@@ -1,5 +1,6 @@
 """Training module: steps reduce the loss, checkpoints round-trip, config validation, resume."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -252,3 +253,15 @@ def test_training_device_auto_and_torchrun(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert training_device("auto") == torch.device("cuda", 1)
     assert training_device("cuda:0") == torch.device("cuda", 0) and training_device("cpu").type == "cpu"
+
+
+def test_a_config_equal_to_its_preset_keeps_the_preset_name():
+    from haze_ros.networks.config import canonical_preset, preset_config
+
+    same = config_from_dict({"model": {"preset": "edge", "upsample": "bilinear_conv", "t0": 0.3}}).model
+    assert same.preset == "edge" and same.t0 == 0.3  # t0 is set at release time, not an architecture change
+    other = config_from_dict({"model": {"preset": "edge", "upsample": "transpose"}}).model
+    assert other.preset == "edge-custom"
+    old_run = dataclasses.replace(preset_config("edge"), preset="edge-custom", map_lowpass=True)
+    assert canonical_preset(old_run).preset == "edge"
+    assert canonical_preset(dataclasses.replace(old_run, channels=8)).preset == "edge-custom"

@@ -70,8 +70,9 @@ class NetworkConfig:
         down_kernel: kernel of the stride-2 down-sampling convolutions (4 as UNIT, or 3).
         upsample: ``nearest_conv`` (nearest ×2 + 5×5 conv, UNIT), ``transpose`` (4×4 stride 2) or
             ``bilinear_conv`` (bilinear ×2 + 3×3 conv: a resize-convolution, Odena et al. 2016,
-            which cannot draw the period-2 pattern a transposed convolution can; tried for the
-            ``edge`` preset on 2026-12-01 and not shipped, see ``docs/model.md``).
+            which cannot draw the period-2 pattern a transposed convolution can: the ``edge``
+            preset's since 2026-12-01, whose transposed convolution drew a row pattern into real
+            frames' depth, see ``docs/model.md``).
         padding: ``reflect`` (UNIT) or ``zeros``.
         max_channels: cap on the width after each down-sampling (UNIT: no cap).
         pixel_shuffle: if true, the first down-sampling is a space-to-depth (pixel unshuffle, 3 → 12
@@ -201,7 +202,7 @@ PRESETS: Dict[str, NetworkConfig] = {
                            stem_kernel=7, upsample="nearest_conv",
                            discriminator=DiscriminatorConfig(channels=64, n_layers=4, num_scales=3)),
     "edge": NetworkConfig(preset="edge", channels=16, n_downsample=2, n_res_private=0, n_res_shared=1,
-                          stem_kernel=3, down_kernel=3, upsample="transpose", max_channels=48,
+                          stem_kernel=3, down_kernel=3, upsample="bilinear_conv", max_channels=48,
                           generator="physics", norm="none", input_stride=4,
                           discriminator=DiscriminatorConfig(channels=32, n_layers=3, num_scales=2)),
     # today's compact pixel generator (UNIT at edge size), kept for comparison
@@ -218,6 +219,22 @@ def preset_config(name: str) -> NetworkConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown network preset {name!r}; known: {sorted(PRESETS)}") from None
+
+
+INFERENCE_FIELDS = ("t0", "map_lowpass")  # set at release time; the weights do not depend on them
+
+
+def canonical_preset(config: NetworkConfig) -> NetworkConfig:
+    """``config`` under its preset's own name when it equals that preset (``edge-custom`` → ``edge``).
+
+    The fields of ``INFERENCE_FIELDS`` are not compared; any other difference keeps the name.
+    """
+    base = config.preset[:-len("-custom")] if config.preset.endswith("-custom") else config.preset
+    if base not in PRESETS:
+        return config
+    reference = dataclasses.replace(PRESETS[base], **{f: getattr(config, f) for f in INFERENCE_FIELDS})
+    renamed = dataclasses.replace(config, preset=base)
+    return renamed if renamed == reference else config
 
 
 def network_config_from_dict(data: Mapping[str, Any]) -> NetworkConfig:

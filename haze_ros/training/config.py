@@ -62,6 +62,7 @@ class LossConfig:
     lambda_self: float = 10.0       # real clear frames hazed by the model's own depth: dehazed back
     lambda_smooth_depth: float = 0.0  # edge-aware 2nd-order smoothness of real frames' log-depth maps
     lambda_smooth_keep: float = 0.0   # ... of the keep weight k (every dehazed frame)
+    lambda_road_bound: float = 0.0  # real clear frames: hinge of log-depth above the flat-road bound
     lambda_adv_haze: float = 0.1    # weight of eq. (2) (D_I on the model's haze), times lambda_adv
     lambda_adv_clear: float = 0.1   # weight of eq. (3) (D_J on dehazed real fog), times lambda_adv
 
@@ -119,6 +120,12 @@ class DataConfig:
     udacity_train_folders: Tuple[str, ...] = ("frames/solidWhiteRight", "stills")
     ddad_train_scenes: Tuple[int, ...] = (1,)                  # DDAD scene_02 is held out
     dawn_test_every: int = 5                                   # DAWN images 0, 5, 10 ... held out
+    # flat-road upper bound of real clear frames' depth (physics_data.flat_road_log_depth_bound)
+    road_bound_folders: Tuple[str, ...] = ()   # udacity folders whose camera geometry is below
+    road_horizon_frac: float = 0.56            # horizon row / image height
+    road_camera_height_m: float = 1.25         # camera height above the road [m]
+    road_hfov_deg: float = 60.0                # horizontal field of view [deg]
+    road_bound_slack: float = 2.0              # bound = slack x flat-road depth (>= 1)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Any, Dict, Mapping, Sequence, Union
 
 import yaml
 
-from haze_ros.networks.config import PRESETS, NetworkConfig, network_config_from_dict, preset_config
+from haze_ros.networks.config import (PRESETS, NetworkConfig, canonical_preset, network_config_from_dict,
+                                      preset_config)
 from haze_ros.training.config import (ConfigError, DataConfig, LossConfig, OptimConfig, RunConfig,
                                       TrainConfig, parse_scene_list)
 
@@ -75,7 +76,7 @@ def _model_config(section: Any) -> NetworkConfig:
     if section:
         base["preset"] = "custom" if base["preset"] not in PRESETS else base["preset"] + "-custom"
     try:
-        return network_config_from_dict(base)
+        return canonical_preset(network_config_from_dict(base))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model: {exc}") from None
 

@@ -162,6 +162,20 @@ def masked_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (prediction[valid] - target[valid]).abs().mean()
 
 
+def depth_upper_bound_loss(log_depth: torch.Tensor, log_bound: torch.Tensor, weight: float) -> torch.Tensor:
+    """Hinge on a log-depth above its upper bound: λ·mean(max(0, log d̂ − log d_max)) (not in the paper).
+
+    For real clear frames of a camera of known geometry the flat road bounds the depth below the
+    horizon (``physics_data.flat_road_log_depth_bound``); nothing pulls the depth toward the bound.
+    ``log_depth``, ``log_bound``: same shape ``(B, 1, h, w)`` [log m]; NaN in ``log_bound`` = no
+    bound; the mean is over the bounded cells (0 when there are none, or when ``weight`` is 0).
+    """
+    valid = torch.isfinite(log_bound)
+    if weight == 0.0 or not bool(valid.any()):
+        return log_depth.sum() * 0.0
+    return weight * F.relu(log_depth[valid] - log_bound[valid]).mean()
+
+
 def supervised_dehaze_loss(t_pred: torch.Tensor, t_true: torch.Tensor, airlight_pred: torch.Tensor,
                            airlight_true: torch.Tensor, clear_pred: torch.Tensor, clear_true: torch.Tensor,
                            lambda_t: float, lambda_airlight: float, lambda_clear: float) -> torch.Tensor:

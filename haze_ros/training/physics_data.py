@@ -8,7 +8,9 @@ Three pools, all float32 RGB in [0, 1], all split so that no test image is train
 * **Real clear frames** (Udacity clips/stills of ``udacity_train_folders``; DDAD scenes
   ``ddad_train_scenes`` with their sparse LiDAR depth). The model hazes them with its own depth at
   a random V and A (D4's self-augmentation) and the dehazer must give the real frame back; DDAD's
-  LiDAR supervises the metric depth where it has returns.
+  LiDAR supervises the metric depth where it has returns. Frames of ``road_bound_folders`` (one
+  camera of known geometry) also carry the flat-road **upper bound** of their depth below the
+  horizon (:func:`flat_road_log_depth_bound`).
 * **Real fog photos** (DAWN, every image whose index is not a multiple of ``dawn_test_every``):
   adversarial terms on the dehazed output and the re-hazing cycle.
 
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from haze_ros.core.types import visibility_to_beta
+from haze_ros.physics.depth_free import FlatRoadGeometry, flat_road_row_depth
 from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
 from haze_ros.training.config import DataConfig
 from haze_ros.training.data import read_frida_scene, read_rgb
@@ -67,6 +70,26 @@ def low_res_log_depth(depth_m: np.ndarray, stride: int, depth_range_m: Tuple[flo
         return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
 
 
+def flat_road_log_depth_bound(height: int, width: int, stride: int, geometry: FlatRoadGeometry,
+                              slack: float, depth_range_m: Tuple[float, float]) -> np.ndarray:
+    """Upper bound of each ``stride × stride`` cell's log-depth: ``(H/s, W/s)`` log m, NaN = no bound.
+
+    A ray through image row v below the horizon meets a flat road at d(v) = f·h / (v + 0.5 − v_h)
+    (:func:`haze_ros.physics.depth_free.flat_road_row_depth`); anything it meets first (a car, a
+    pole, a tree) is nearer, so d(v) bounds the depth from above whatever the pixel shows. Each
+    cell takes the bound of its top row (the largest), times ``slack`` (≥ 1: room for an unknown
+    pitch, a rising road, the coarse geometry). Cells at or above the horizon, and bounds beyond
+    the model's far limit ``depth_range_m[1]``, are NaN (unconstrained). H, W multiples of ``stride``.
+    """
+    if slack < 1.0:
+        raise ValueError(f"road_bound_slack must be >= 1, got {slack}")
+    top_rows = flat_road_row_depth(height, geometry, width)[::stride].astype(np.float64) * slack
+    bound = np.where(np.isfinite(top_rows) & (top_rows < depth_range_m[1]),
+                     np.log(np.maximum(top_rows, depth_range_m[0])), np.nan)
+    return np.ascontiguousarray(np.broadcast_to(bound[:, None], (height // stride, width // stride)),
+                                dtype=np.float32)
+
+
 @dataclass
 class PhysicsBatch:
     """One training batch (torch tensors, CPU). B samples of each pool; c = crop, s = input stride.
@@ -77,7 +100,8 @@ class PhysicsBatch:
         syn_log_depth: ``(B, 1, c/s, c/s)`` true log-depth [log m] (cell means).
         syn_beta: ``(B, 1)`` β [1/m]; syn_airlight: ``(B, 3)`` A in [0, 1].
         real_clear: ``(B, 3, c, c)`` real clear frames; real_log_depth: ``(B, 1, c/s, c/s)`` LiDAR
-            log-depth, NaN where unknown (all NaN for frames without LiDAR).
+            log-depth, NaN where unknown (all NaN for frames without LiDAR); real_log_bound:
+            ``(B, 1, c/s, c/s)`` flat-road upper bound of the log-depth, NaN where none.
         real_hazy: ``(B, 3, c, c)`` real fog photos.
         aug_beta: ``(B, 1)``, aug_airlight: ``(B, 3)``: the random haze of the self-augmentation.
     """
@@ -90,6 +114,7 @@ class PhysicsBatch:
     syn_airlight: torch.Tensor
     real_clear: torch.Tensor
     real_log_depth: torch.Tensor
+    real_log_bound: torch.Tensor
     real_hazy: torch.Tensor
     aug_beta: torch.Tensor
     aug_airlight: torch.Tensor
@@ -101,8 +126,8 @@ class PhysicsBatch:
 
 @dataclass
 class _RealFrame:
-    rgb: np.ndarray                  # (H, W, 3) float32 [0, 1], H, W multiples of the stride
-    log_depth: Optional[np.ndarray]  # (H/s, W/s) log m, NaN where unknown; None = no depth
+    rgb: np.ndarray        # (H, W, 3) float32 [0, 1], H, W multiples of the stride
+    log_depth: np.ndarray  # (H/s, W/s, 2) log m: [..., 0] LiDAR depth, [..., 1] flat-road bound; NaN = none
 
 
 def _resize_to_width(rgb: np.ndarray, width: int, stride: int, min_side: int) -> np.ndarray:
@@ -160,30 +185,57 @@ class PhysicsTrainingData:
         self.cfg, self.stride, self.depth_range_m = cfg, stride, depth_range_m
         if cfg.crop % (4 * stride):
             raise ValueError(f"data.crop {cfg.crop} must be a multiple of 4 x input_stride = {4 * stride}")
+        unknown = set(cfg.road_bound_folders) - set(cfg.udacity_train_folders)
+        if unknown:
+            raise ValueError(f"data.road_bound_folders {sorted(unknown)} are not among "
+                             "data.udacity_train_folders")
         self.scenes = []
         for scene in cfg.train_scenes:
             clear, depth = read_frida_scene(root, scene)
             self.scenes.append((clear, depth, low_res_log_depth(depth, stride, depth_range_m)))
         self.real_clear: List[_RealFrame] = []
+        bounded = [root / "udacity_clear_highway" / folder for folder in cfg.road_bound_folders]
         for path in udacity_files(root, cfg.udacity_train_folders):
             rgb = _resize_to_width(read_rgb(path), cfg.real_width, stride, cfg.crop)
-            self.real_clear.append(_RealFrame(rgb.astype(np.float32) / 255.0, None))
+            in_bounded = any(folder in path.parents for folder in bounded)
+            bound = self._road_bound(rgb.shape[:2]) if in_bounded else None
+            self.real_clear.append(self._real_frame(rgb, None, bound))
         for rgb_path, depth_path in ddad_pairs(root, cfg.ddad_train_scenes):
             rgb = _resize_to_width(read_rgb(rgb_path), cfg.real_width, stride, cfg.crop)
             raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
             if raw is None or raw.dtype != np.uint16:
                 raise ValueError(f"{depth_path}: expected a uint16 depth PNG")
             depth = _sparse_depth_resized(raw, rgb.shape[:2])
-            self.real_clear.append(_RealFrame(rgb.astype(np.float32) / 255.0,
-                                              low_res_log_depth(depth, stride, depth_range_m)))
+            lidar = low_res_log_depth(depth, stride, depth_range_m)
+            self.real_clear.append(self._real_frame(rgb, lidar, None))
         train_dawn, _test = dawn_split(root, cfg.dawn_test_every)
         self.real_hazy = [_resize_to_width(read_rgb(p), cfg.real_width, stride, cfg.crop).astype(np.float32)
                           / 255.0 for p in train_dawn]
         if not (self.scenes and self.real_clear and self.real_hazy):
             raise ValueError("physics training needs FRIDA2 scenes, real clear frames and DAWN photos")
-        LOG.info("physics training data: %d FRIDA2 scenes, %d real clear (%d with LiDAR), %d real hazy",
-                 len(self.scenes), len(self.real_clear),
-                 sum(f.log_depth is not None for f in self.real_clear), len(self.real_hazy))
+        LOG.info("physics training data: %d FRIDA2 scenes, %d real clear (%d with LiDAR, %d with the "
+                 "flat-road bound), %d real hazy", len(self.scenes), len(self.real_clear),
+                 sum(bool(np.isfinite(f.log_depth[..., 0]).any()) for f in self.real_clear),
+                 sum(bool(np.isfinite(f.log_depth[..., 1]).any()) for f in self.real_clear),
+                 len(self.real_hazy))
+
+    def _road_bound(self, size_hw: Tuple[int, int]) -> np.ndarray:
+        """Flat-road log-depth bound of a ``road_bound_folders`` frame of ``size_hw`` (at 1/s)."""
+        cfg = self.cfg
+        if not 0.0 < cfg.road_horizon_frac < 1.0:
+            raise ValueError(f"road_horizon_frac must be in (0, 1), got {cfg.road_horizon_frac}")
+        geometry = FlatRoadGeometry(camera_height_m=cfg.road_camera_height_m, hfov_deg=cfg.road_hfov_deg,
+                                    horizon_row=cfg.road_horizon_frac * size_hw[0])
+        return flat_road_log_depth_bound(size_hw[0], size_hw[1], self.stride, geometry,
+                                         cfg.road_bound_slack, self.depth_range_m)
+
+    def _real_frame(self, rgb_uint8: np.ndarray, log_depth: Optional[np.ndarray],
+                    log_bound: Optional[np.ndarray]) -> _RealFrame:
+        h, w = rgb_uint8.shape[0] // self.stride, rgb_uint8.shape[1] // self.stride
+        none = np.full((h, w), np.nan, np.float32)
+        maps = np.stack([none if log_depth is None else log_depth,
+                         none if log_bound is None else log_bound], -1)
+        return _RealFrame(rgb_uint8.astype(np.float32) / 255.0, maps)
 
     # ------------------------------------------------------------------ sampling
     def batch(self, rng: np.random.Generator, size: int) -> Tuple[PhysicsBatch]:
@@ -192,9 +244,10 @@ class PhysicsTrainingData:
         for _ in range(size):
             for name, value in self._synthetic(rng).items():
                 fields[name].append(value)
-            rgb, log_depth = self._real_clear_crop(rng)
+            rgb, maps = self._real_clear_crop(rng)
             fields["real_clear"].append(rgb)
-            fields["real_log_depth"].append(log_depth)
+            fields["real_log_depth"].append(maps[0:1])
+            fields["real_log_bound"].append(maps[1:2])
             fields["real_hazy"].append(self._crop(self.real_hazy[rng.integers(len(self.real_hazy))], rng)[0])
             beta = visibility_to_beta(sample_visibility(rng, self.cfg.visibility_range_m))
             fields["aug_beta"].append(np.array([beta], np.float32))
@@ -214,13 +267,10 @@ class PhysicsTrainingData:
                 "syn_airlight": np.array(airlight, np.float32)}
 
     def _real_clear_crop(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        """A crop of a real clear frame ``(3, c, c)`` and its 1/s maps ``(2, c/s, c/s)`` (LiDAR, bound)."""
         frame = self.real_clear[rng.integers(len(self.real_clear))]
-        c, s = self.cfg.crop, self.stride
-        if frame.log_depth is None:
-            rgb, _ = self._crop(frame.rgb, rng)
-            return rgb, np.full((1, c // s, c // s), np.nan, np.float32)
-        (rgb,), (log_c,) = self._crop_pair(frame.rgb, None, frame.log_depth, rng)
-        return _chw(rgb), log_c[None]
+        (rgb,), (maps,) = self._crop_pair(frame.rgb, None, frame.log_depth, rng)
+        return _chw(rgb), _chw(maps)
 
     def _origin(self, shape, rng: np.random.Generator) -> Tuple[int, int]:
         c, s = self.cfg.crop, self.stride
@@ -238,7 +288,7 @@ class PhysicsTrainingData:
 
     def _crop_pair(self, rgb: np.ndarray, depth: Optional[np.ndarray], log_depth: np.ndarray,
                    rng: np.random.Generator):
-        """The same crop (and flip) of an image, its depth (optional) and its 1/s log-depth."""
+        """The same crop (and flip) of an image, its depth (optional) and its 1/s map(s) (``(h, w[, k])``)."""
         y, x = self._origin(rgb.shape, rng)
         c, s = self.cfg.crop, self.stride
         flip = bool(rng.random() < 0.5)
@@ -250,7 +300,7 @@ class PhysicsTrainingData:
 
 
 def _chw(image: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` → contiguous ``(3, H, W)`` float32."""
+    """``(H, W, C)`` → contiguous ``(C, H, W)`` float32."""
     return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
 
 

@@ -18,12 +18,15 @@ Terms of the generator step (every λ is in the YAML, ``loss.*``):
 * Supervised terms on synthetic pairs (FRIDA2 with known t, A, d) through the posterior mean
   (the inference path): t, A, J for the dehaze head; log-depth and I for the haze head. DDAD's
   LiDAR supervises the log-depth of real frames where it has returns (λ_depth).
+* Not in the paper: the flat road bounds the depth of real clear frames of a known camera from
+  above, below the horizon (``losses.depth_upper_bound_loss``, λ_road_bound): the middle of the
+  road cannot lie beyond where a ray meets the ground, whatever D_I's pull toward dense fog.
 * Not in the paper: edge-aware second-order smoothness (``losses.edge_aware_smoothness``) of the
   maps no dense target constrains: the log-depth of real clear frames and of dehazed real fog
   (λ_smooth_depth), the keep weight k of every dehazed batch (λ_smooth_keep). 0 (off) in the
-  shipped recipe, whose weights draw a row-by-row near/far pattern into real frames' depth (the
-  guided upsampling averages it into banded haze); at 1.0 it removed the pattern but let far depth
-  spread over the road (``docs/model.md``).
+  shipped recipe: at 1.0, with the previous transposed-convolution decoders, it removed their
+  row-by-row near/far pattern but let far depth spread over the road (``docs/model.md``); the
+  resize-convolution and the flat-road bound are what the shipped weights use instead.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class PhysicsTrainer(Trainer):
         z_c = self._sample(mu_c)
         log_depth_c = vae.log_depth(mu_c)
         lidar = cfg.lambda_depth * losses.masked_l1(log_depth_c, b.real_log_depth)
+        road_bound = losses.depth_upper_bound_loss(log_depth_c, b.real_log_bound, cfg.lambda_road_bound)
         smooth = smooth + losses.edge_aware_smoothness(log_depth_c, lr_c, cfg.lambda_smooth_depth)
         raw, glob = vae.dehaze_raw(z_c)
         clear_rec, _ = heads.dehaze(b.real_clear, lr_c, raw, glob)
@@ -123,8 +127,9 @@ class PhysicsTrainer(Trainer):
             "cc_hazy": losses.cycle_loss(div_h, div_hc, hazy_cycle, b.real_hazy, lam_m, lam_r),
             "cc_clear": losses.cycle_loss(div_c, div_a, clear_cycle, b.real_clear, lam_m, 0.0) + self_aug,
         }
-        loss = losses.total_loss(**terms) + sup_dehaze + sup_haze + lidar + smooth
-        terms.update(sup_dehaze=sup_dehaze, sup_haze=sup_haze, lidar_depth=lidar, smoothness=smooth,
+        loss = losses.total_loss(**terms) + sup_dehaze + sup_haze + lidar + road_bound + smooth
+        terms.update(sup_dehaze=sup_dehaze, sup_haze=sup_haze, lidar_depth=lidar, road_bound=road_bound,
+                     smoothness=smooth,
                      total=loss, fake_hazy=fake_hazy.detach(), dehazed=dehazed.detach())
         return terms
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from haze_ros.networks.config import canonical_preset
 from haze_ros.networks.loading import CheckpointError, load_checkpoint_tensors, network_config_of
 from haze_ros.training.checkpoint import save_checkpoint
 
@@ -25,7 +26,8 @@ def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = No
     """Copy ``vae.*`` tensors and the metadata of ``source`` to ``target_stem.{safetensors,json}``.
 
     ``t0`` (physics generator only, in (0, 1)) replaces the architecture's recomposition floor;
-    ``map_lowpass`` (physics only) its map low-pass switch; None keeps the checkpoint's.
+    ``map_lowpass`` (physics only) its map low-pass switch; None keeps the checkpoint's. An
+    architecture equal to a preset (but for those two) is recorded under the preset's name.
     """
     meta, tensors = load_checkpoint_tensors(source)
     network = network_config_of(meta)
@@ -38,6 +40,7 @@ def release_checkpoint(source: Path, target_stem: Path, t0: Optional[float] = No
         if not network.is_physics:
             raise ValueError(f"{', '.join(changes)} apply to the physics generator only")
         network = dataclasses.replace(network, **changes)  # validated in __post_init__
+    network = canonical_preset(network)  # e.g. a run of edge.yaml from before the preset was updated
     generator = {k: v for k, v in tensors.items() if k.startswith("vae.")}
     metrics = dict(meta["metrics"])
     extra = meta.get("optimizer_meta", {})
