@@ -127,7 +127,7 @@ class PhysicsBatch:
 @dataclass
 class _RealFrame:
     rgb: np.ndarray        # (H, W, 3) float32 [0, 1], H, W multiples of the stride
-    log_depth: np.ndarray  # (H/s, W/s, 2) log m: [..., 0] LiDAR depth, [..., 1] flat-road bound; NaN = none
+    depth_maps: np.ndarray  # (H/s, W/s, 2) log m: [..., 0] LiDAR depth, [..., 1] flat-road bound; NaN = none
 
 
 def _resize_to_width(rgb: np.ndarray, width: int, stride: int, min_side: int) -> np.ndarray:
@@ -189,6 +189,8 @@ class PhysicsTrainingData:
         if unknown:
             raise ValueError(f"data.road_bound_folders {sorted(unknown)} are not among "
                              "data.udacity_train_folders")
+        if cfg.road_bound_folders and not 0.0 < cfg.road_horizon_frac < 1.0:
+            raise ValueError(f"data.road_horizon_frac must be in (0, 1), got {cfg.road_horizon_frac}")
         self.scenes = []
         for scene in cfg.train_scenes:
             clear, depth = read_frida_scene(root, scene)
@@ -215,15 +217,13 @@ class PhysicsTrainingData:
             raise ValueError("physics training needs FRIDA2 scenes, real clear frames and DAWN photos")
         LOG.info("physics training data: %d FRIDA2 scenes, %d real clear (%d with LiDAR, %d with the "
                  "flat-road bound), %d real hazy", len(self.scenes), len(self.real_clear),
-                 sum(bool(np.isfinite(f.log_depth[..., 0]).any()) for f in self.real_clear),
-                 sum(bool(np.isfinite(f.log_depth[..., 1]).any()) for f in self.real_clear),
+                 sum(bool(np.isfinite(f.depth_maps[..., 0]).any()) for f in self.real_clear),
+                 sum(bool(np.isfinite(f.depth_maps[..., 1]).any()) for f in self.real_clear),
                  len(self.real_hazy))
 
     def _road_bound(self, size_hw: Tuple[int, int]) -> np.ndarray:
         """Flat-road log-depth bound of a ``road_bound_folders`` frame of ``size_hw`` (at 1/s)."""
         cfg = self.cfg
-        if not 0.0 < cfg.road_horizon_frac < 1.0:
-            raise ValueError(f"road_horizon_frac must be in (0, 1), got {cfg.road_horizon_frac}")
         geometry = FlatRoadGeometry(camera_height_m=cfg.road_camera_height_m, hfov_deg=cfg.road_hfov_deg,
                                     horizon_row=cfg.road_horizon_frac * size_hw[0])
         return flat_road_log_depth_bound(size_hw[0], size_hw[1], self.stride, geometry,
@@ -269,7 +269,7 @@ class PhysicsTrainingData:
     def _real_clear_crop(self, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
         """A crop of a real clear frame ``(3, c, c)`` and its 1/s maps ``(2, c/s, c/s)`` (LiDAR, bound)."""
         frame = self.real_clear[rng.integers(len(self.real_clear))]
-        (rgb,), (maps,) = self._crop_pair(frame.rgb, None, frame.log_depth, rng)
+        (rgb,), (maps,) = self._crop_pair(frame.rgb, None, frame.depth_maps, rng)
         return _chw(rgb), _chw(maps)
 
     def _origin(self, shape, rng: np.random.Generator) -> Tuple[int, int]:
