@@ -64,14 +64,14 @@ def write_pictures(stems: dict, dawn_root: Path, path: Path, height: int = 300) 
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
-    from haze_ros.evaluation.images import read_rgb, write_png  # noqa: PLC0415
+    from haze_ros.core.image_files import read_rgb8, write_png  # noqa: PLC0415
 
     translators = {t0: load_translator(str(stem.with_suffix(".safetensors")), "dehaze")
                    for t0, stem in stems.items()}
     train_photos = dawn_split(dawn_root, 5)[0]
     rows = []
     for index in PICTURE_PHOTOS:
-        image = read_rgb(train_photos[index % len(train_photos)])
+        image = read_rgb8(train_photos[index % len(train_photos)])
         width = int(image.shape[1] * height / image.shape[0])
         rgb = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None]

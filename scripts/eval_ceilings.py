@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from haze_ros.evaluation import metrics  # noqa: E402
 from haze_ros.evaluation.pairing import pair_key, parse_number_ranges  # noqa: E402
 from haze_ros.evaluation.depth_io import load_depth_m  # noqa: E402
-from haze_ros.evaluation.images import read_rgb  # noqa: E402
+from haze_ros.core.image_files import read_rgb  # noqa: E402
 from haze_ros.evaluation.protocol import PaperHazeRange, depth_pairs  # noqa: E402
 from haze_ros.physics.scattering import synthesize_haze  # noqa: E402
 

@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from haze_ros.bench.common import machine_info  # noqa: E402
-from haze_ros.evaluation.images import ImageReadError  # noqa: E402
-from haze_ros.evaluation.images import read_rgb as read_image  # noqa: E402
+from haze_ros.core.image_files import ImageReadError  # noqa: E402
+from haze_ros.core.image_files import read_rgb8 as read_image  # noqa: E402
 from haze_ros.networks.loading import load_translator  # noqa: E402
 from haze_ros.training.physics_data import dawn_split, udacity_files  # noqa: E402
 
@@ -42,8 +42,8 @@ def second_differences(maps: np.ndarray):
     return float(np.abs(np.diff(maps, 2, axis=0)).mean()), float(np.abs(np.diff(maps, 2, axis=1)).mean())
 
 
-def read_rgb(path: Path) -> torch.Tensor:
-    """An 8-bit image file → ``(1, 3, H, W)`` float32 RGB in [0, 1] (``evaluation.images.read_rgb``)."""
+def image_tensor(path: Path) -> torch.Tensor:
+    """An 8-bit image file → ``(1, 3, H, W)`` float32 RGB in [0, 1] (``core.image_files.read_rgb8``)."""
     try:
         image = read_image(path)
     except ImageReadError as exc:
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             return 2
         spaced = np.linspace(0, len(files) - 1, min(args.max_images, len(files))).astype(int)
         pick = [files[i] for i in spaced]
-        maps = [head_maps(translator, read_rgb(p)) for p in pick]
+        maps = [head_maps(translator, image_tensor(p)) for p in pick]
         pairs = [second_differences(m) for m in maps]
         row = {"set": label, "map": head, "n": len(pick), "rows": float(np.mean([r for r, _ in pairs])),
                "cols": float(np.mean([c for _, c in pairs]))}

@@ -53,7 +53,7 @@ def test_model_output_matches_backend(tiny_checkpoint, input_dir, tmp_path):
     """The files hold what the backend computes (the translator, not a copy of the input)."""
     from haze_ros.backends.factory import create_backend
     from haze_ros.core.backend import BackendSpec
-    from haze_ros.evaluation.images import read_rgb
+    from haze_ros.core.image_files import read_rgb
 
     out = tmp_path / "out"
     assert apply.main(["--model", str(tiny_checkpoint), "--direction", "haze", "--input",

@@ -11,7 +11,7 @@ from haze_ros.core.backend import BackendSpec
 from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.evaluation import cli, protocol
 from haze_ros.evaluation.depth_io import load_depth, load_depth_m
-from haze_ros.evaluation.images import read_rgb
+from haze_ros.core.image_files import read_rgb
 from haze_ros.evaluation.methods import Method, identity_method
 from haze_ros.evaluation.metrics import masked_psnr, psnr, ssim
 from haze_ros.physics.scattering import synthesize_haze

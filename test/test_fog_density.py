@@ -5,7 +5,7 @@ import pytest
 
 from haze_ros.evaluation.depth_io import load_depth_m
 from haze_ros.evaluation.fog_density import fog_density
-from haze_ros.evaluation.images import read_rgb
+from haze_ros.core.image_files import read_rgb
 from haze_ros.physics.depth import DDAD_LIDAR, FRIDA_CM
 from haze_ros.physics.scattering import synthesize_haze
 

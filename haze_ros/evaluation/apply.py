@@ -35,7 +35,7 @@ from haze_ros.backends.factory import create_backend
 from haze_ros.core.backend import BackendError, BackendSpec
 from haze_ros.core.processor import FrameProcessor
 from haze_ros.core.types import Direction, FrameConditions, HazeParams, visibility_to_beta
-from haze_ros.evaluation.images import ImageReadError, read_rgb, write_png
+from haze_ros.core.image_files import ImageReadError, read_rgb, write_png
 from haze_ros.evaluation.pairing import IMAGE_SUFFIXES, list_files
 
 LOG = logging.getLogger("haze_apply")

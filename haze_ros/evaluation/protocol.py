@@ -41,7 +41,7 @@ from haze_ros.core.types import Direction, FrameConditions, HazeParams
 from haze_ros.evaluation import metrics
 from haze_ros.evaluation.depth_io import load_depth
 from haze_ros.evaluation.fog_density import fog_density
-from haze_ros.evaluation.images import ImageReadError, read_rgb
+from haze_ros.core.image_files import ImageReadError, read_rgb
 from haze_ros.evaluation.methods import IDENTITY, Method
 from haze_ros.evaluation.pairing import (DEPTH_SUFFIXES, IMAGE_SUFFIXES, list_files, number_in_ranges,
                                          pair_folders, pair_key)

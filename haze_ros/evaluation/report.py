@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from haze_ros.evaluation.images import write_jpeg
+from haze_ros.core.image_files import write_jpeg
 
 TILE_WIDTH = 320
 LABEL_HEIGHT = 22

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from haze_ros.core.image_files import read_rgb8
 from haze_ros.physics.scattering import synthesize_haze
 from haze_ros.training.config import DataConfig
 
@@ -45,17 +46,9 @@ class ValidationImage:
     clear: np.ndarray
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB of an image file; raises ``FileNotFoundError`` / ``ValueError``."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"cannot read image {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def read_frida_scene(root: Path, scene: int) -> Tuple[np.ndarray, np.ndarray]:
     """FRIDA2 scene ``scene``: clear ``(H, W, 3)`` float32 [0, 1] and depth ``(H, W)`` float32 metres."""
-    clear = read_rgb(root / "frida2" / "clear" / f"LIma-{scene:06d}.png").astype(np.float32) / 255.0
+    clear = read_rgb8(root / "frida2" / "clear" / f"LIma-{scene:06d}.png").astype(np.float32) / 255.0
     depth_raw = cv2.imread(str(root / "frida2" / "depth_cm_uint16" / f"LDep-{scene:06d}.png"),
                            cv2.IMREAD_UNCHANGED)
     if depth_raw is None or depth_raw.dtype != np.uint16 or depth_raw.shape != clear.shape[:2]:
@@ -74,7 +67,7 @@ def synthesize_random_haze(clear: np.ndarray, depth_m: np.ndarray, cfg: DataConf
 def _load_real(folder: Path, width: int, min_side: int) -> List[np.ndarray]:
     images = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
-        rgb = read_rgb(path)
+        rgb = read_rgb8(path)
         scale = max(width / rgb.shape[1], min_side / min(rgb.shape[:2]))
         size = (max(min_side, round(rgb.shape[1] * scale)), max(min_side, round(rgb.shape[0] * scale)))
         images.append(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))

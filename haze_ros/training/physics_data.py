@@ -30,11 +30,12 @@ import cv2
 import numpy as np
 import torch
 
+from haze_ros.core.image_files import read_rgb8
 from haze_ros.core.types import visibility_to_beta
 from haze_ros.physics.depth_free import FlatRoadGeometry, flat_road_row_depth
 from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
 from haze_ros.training.config import DataConfig
-from haze_ros.training.data import read_frida_scene, read_rgb
+from haze_ros.training.data import read_frida_scene
 
 LOG = logging.getLogger(__name__)
 DDAD_DEPTH_SCALE_M = 1.0 / 256.0  # depth_projected_lidar: metres = value / 256, 0 = no return
@@ -198,12 +199,12 @@ class PhysicsTrainingData:
         self.real_clear: List[_RealFrame] = []
         bounded = [root / "udacity_clear_highway" / folder for folder in cfg.road_bound_folders]
         for path in udacity_files(root, cfg.udacity_train_folders):
-            rgb = _resize_to_width(read_rgb(path), cfg.real_width, stride, cfg.crop)
+            rgb = _resize_to_width(read_rgb8(path), cfg.real_width, stride, cfg.crop)
             in_bounded = any(folder in path.parents for folder in bounded)
             bound = self._road_bound(rgb.shape[:2]) if in_bounded else None
             self.real_clear.append(self._real_frame(rgb, None, bound))
         for rgb_path, depth_path in ddad_pairs(root, cfg.ddad_train_scenes):
-            rgb = _resize_to_width(read_rgb(rgb_path), cfg.real_width, stride, cfg.crop)
+            rgb = _resize_to_width(read_rgb8(rgb_path), cfg.real_width, stride, cfg.crop)
             raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
             if raw is None or raw.dtype != np.uint16:
                 raise ValueError(f"{depth_path}: expected a uint16 depth PNG")
@@ -211,7 +212,7 @@ class PhysicsTrainingData:
             lidar = low_res_log_depth(depth, stride, depth_range_m)
             self.real_clear.append(self._real_frame(rgb, lidar, None))
         train_dawn, _test = dawn_split(root, cfg.dawn_test_every)
-        self.real_hazy = [_resize_to_width(read_rgb(p), cfg.real_width, stride, cfg.crop).astype(np.float32)
+        self.real_hazy = [_resize_to_width(read_rgb8(p), cfg.real_width, stride, cfg.crop).astype(np.float32)
                           / 255.0 for p in train_dawn]
         if not (self.scenes and self.real_clear and self.real_hazy):
             raise ValueError("physics training needs FRIDA2 scenes, real clear frames and DAWN photos")

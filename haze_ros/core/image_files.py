@@ -1,12 +1,13 @@
-"""Image file I/O for the evaluation tools: RGB frames in and out, clear errors for bad files."""
+"""Image files in and out (training data, evaluation, reports): RGB arrays, clear errors for bad files."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from haze_ros.core.files import atomic_write_bytes
 
 
 class ImageReadError(ValueError):
@@ -41,29 +42,36 @@ def read_rgb(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: unsupported channel count {image.shape[2]}")
 
 
+def read_rgb8(path: Path) -> np.ndarray:
+    """Read an 8-bit image file as ``(H, W, 3)`` ``uint8`` RGB (:func:`read_rgb`, then the bit depth).
+
+    For code that scales by 1/255 (training data, report strips).
+
+    Raises:
+        ImageReadError: as :func:`read_rgb`, or the file holds 16-bit samples.
+    """
+    image = read_rgb(path)
+    if image.dtype != np.uint8:
+        raise ImageReadError(f"{path}: {image.dtype} samples, an 8-bit image was expected")
+    return image
+
+
 def write_png(path: Path, rgb: np.ndarray) -> None:
     """Write an ``(H, W, 3)`` RGB ``uint8``/``uint16`` image as PNG, atomically (temp file + rename).
 
     Raises:
-        OSError: the file could not be written.
+        OSError: the image could not be encoded or the file not written.
     """
-    path = Path(path)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        encoded.tofile(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write_bytes(path, encoded.tobytes())
 
 
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
-    """Write an ``(H, W, 3)`` RGB ``uint8`` image as JPEG (for report figures)."""
+    """Write an ``(H, W, 3)`` RGB ``uint8`` image as JPEG (report figures), atomically."""
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise OSError(f"{path}: JPEG encoding failed")
-    encoded.tofile(str(path))
+    atomic_write_bytes(path, encoded.tobytes())
