@@ -13,12 +13,12 @@ import hashlib
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 from haze_ros.core.backend import BackendError
+from haze_ros.core.params_file import package_share_candidates
 from haze_ros.core.types import Direction
 from haze_ros.export.metadata import MetadataError, read_onnx_metadata, sha256_file
 from haze_ros.export.onnx_export import export_checkpoint, graph_code_sha256
@@ -42,18 +42,8 @@ class ModelFile:
 
 
 def _share_candidates() -> List[Path]:
-    candidates = []
-    try:
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            candidates.append(Path(get_package_share_directory("haze_ros")) / "models")
-        except (PackageNotFoundError, OSError, ValueError):  # not installed, or AMENT_PREFIX_PATH unset
-            pass
-    except ImportError:
-        pass
-    candidates.append(Path(__file__).resolve().parents[2] / "models")  # source tree / editable install
-    candidates.append(Path(sys.prefix) / "share" / "haze_ros" / "models")
-    return candidates
+    """Folders that may hold the shipped checkpoint (``core.params_file.package_share_candidates``)."""
+    return package_share_candidates("models")
 
 
 def shipped_models_dir() -> Optional[Path]:

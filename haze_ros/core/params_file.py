@@ -4,7 +4,8 @@
 package's file as their default ``params_file``, and ROS-free tools (``haze_bag``, the benchmarks)
 read the same file with ``read_params_file``. ``package_params_file`` finds the package's copy: the
 ament share folder when ``ament_index_python`` knows the package, else the source tree or the
-install's ``share/haze_ros/config``. ``backend_knobs`` / ``runtime_options`` turn the flat values
+install's ``share/haze_ros/config`` (``package_share_candidates``, which also finds the shipped
+``models`` folder for ``backends.model_files``). ``backend_knobs`` / ``runtime_options`` turn the flat values
 (``dcp.*``, ``depth_free.*``, ``runtime.*``) into what ``Backend.configure`` and ``BackendSpec.options``
 take, for the node and ``haze_bag`` alike.
 """
@@ -44,18 +45,24 @@ def read_params_file(path, node_name: str = "haze_node") -> Dict[str, object]:
     return flat
 
 
-def _config_candidates() -> List[Path]:
+def package_share_candidates(folder: str) -> List[Path]:
+    """Where the package's installed ``folder`` (``config``, ``models``) may be, in search order.
+
+    The ament share directory (``share/haze_ros/<folder>`` of a colcon install; skipped without
+    ``ament_index_python`` or when the package is not on ``AMENT_PREFIX_PATH``), the source tree
+    or editable install, then ``<sys.prefix>/share/haze_ros/<folder>`` (a pip install).
+    """
     candidates = []
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
         try:
-            candidates.append(Path(get_package_share_directory("haze_ros")) / "config")
+            candidates.append(Path(get_package_share_directory("haze_ros")) / folder)
         except (PackageNotFoundError, OSError, ValueError):  # not installed, or AMENT_PREFIX_PATH unset
             pass
     except ImportError:
         pass
-    candidates.append(Path(__file__).resolve().parents[2] / "config")  # source tree / editable install
-    candidates.append(Path(sys.prefix) / "share" / "haze_ros" / "config")
+    candidates.append(Path(__file__).resolve().parents[2] / folder)  # source tree / editable install
+    candidates.append(Path(sys.prefix) / "share" / "haze_ros" / folder)
     return candidates
 
 
@@ -65,7 +72,7 @@ def package_params_file(mode: str) -> Path:
     Raises ``FileNotFoundError`` naming the places looked in.
     """
     name = CONFIG_FOR_MODE[mode]
-    candidates = _config_candidates()
+    candidates = package_share_candidates("config")
     for folder in candidates:
         if (folder / name).is_file():
             return folder / name
