@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from haze_ros.networks.loading import load_translator  # noqa: E402
-from haze_ros.training.physics_data import dawn_split  # noqa: E402
+from haze_ros.training.data import dawn_split  # noqa: E402
 from haze_ros.training.release import release_checkpoint  # noqa: E402
 
 TOLERANCE_DB = 0.1

@@ -34,7 +34,7 @@ from haze_ros.bench.common import machine_info  # noqa: E402
 from haze_ros.core.image_files import ImageReadError  # noqa: E402
 from haze_ros.core.image_files import read_rgb8 as read_image  # noqa: E402
 from haze_ros.networks.loading import load_translator  # noqa: E402
-from haze_ros.training.physics_data import dawn_split, udacity_files  # noqa: E402
+from haze_ros.training.data import dawn_split, udacity_files  # noqa: E402
 
 
 def second_differences(maps: np.ndarray):

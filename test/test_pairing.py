@@ -92,7 +92,7 @@ def test_every_selects_the_held_out_dawn_split(tmp_path):
     assert [p.name for p in picked] == ["foggy-002.jpg", "foggy-008.jpg", "foggy-015.jpg"]  # indices 0, 5, 10
     assert [p.name for p in hazy_files(dawn, every=5, limit=2)] == ["foggy-002.jpg", "foggy-008.jpg"]
     try:
-        from haze_ros.training.physics_data import dawn_split
+        from haze_ros.training.data import dawn_split
     except ImportError as exc:  # the training extras (torch) are absent
         pytest.skip(f"haze_ros.training unavailable: {exc}")
     assert picked == dawn_split(tmp_path, 5)[1]

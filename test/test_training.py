@@ -265,3 +265,36 @@ def test_a_config_equal_to_its_preset_keeps_the_preset_name():
     old_run = dataclasses.replace(preset_config("edge"), preset="edge-custom", map_lowpass=True)
     assert canonical_preset(old_run).preset == "edge"
     assert canonical_preset(dataclasses.replace(old_run, channels=8)).preset == "edge-custom"
+
+
+def _tiny_data_root(root):
+    """FRIDA2 scenes 1-2 (clear + cm depth), Udacity train + held-out folders, 10 DAWN photos."""
+    import cv2
+    rng = np.random.default_rng(0)
+    for folder in ("frida2/clear", "frida2/depth_cm_uint16", "udacity_clear_highway/frames/solidWhiteRight",
+                   "udacity_clear_highway/frames/test_video", "udacity_clear_highway/stills", "dawn_fog"):
+        (root / folder).mkdir(parents=True)
+    for scene in (1, 2):
+        clear = rng.integers(0, 255, (96, 128, 3), np.uint8)
+        cv2.imwrite(str(root / f"frida2/clear/LIma-{scene:06d}.png"), clear)
+        cv2.imwrite(str(root / f"frida2/depth_cm_uint16/LDep-{scene:06d}.png"),
+                    np.full((96, 128), 2000, np.uint16))
+    for folder, count in (("frames/solidWhiteRight", 2), ("frames/test_video", 3), ("stills", 1)):
+        for i in range(count):
+            value = 200 if folder == "frames/test_video" else 50  # held-out frames are bright: easy to spot
+            cv2.imwrite(str(root / "udacity_clear_highway" / folder / f"f{i}.jpg"),
+                        np.full((72, 128, 3), value, np.uint8))
+    for i in range(10):  # DAWN: 0, 5 held out (every 5th); those are bright too
+        value = 200 if i % 5 == 0 else 50
+        cv2.imwrite(str(root / "dawn_fog" / f"foggy-{i:03d}.jpg"), np.full((72, 128, 3), value, np.uint8))
+    return root
+
+
+def test_pixel_generator_pools_leave_the_held_out_real_images_out(tmp_path):
+    from haze_ros.training.data import HazeTrainingData
+    root = _tiny_data_root(tmp_path)
+    config = load_train_config(REPO / "config" / "train" / "paper.yaml",
+                               ["data.train_scenes=[\"1-2\"]", "data.crop=64", "data.real_width=128"])
+    data = HazeTrainingData(config.data, root)
+    assert len(data.real_clear) == 3 and len(data.real_hazy) == 8  # test_video and DAWN 0, 5 are out
+    assert all(float(image.mean()) < 100 for image in data.real_clear + data.real_hazy)

@@ -230,7 +230,7 @@ def hazy_files(hazy_dir: Path, limit: Optional[int] = None, numbers=None, every:
 
     The files are sorted by path (``pairing.list_files``); ``every`` keeps those at positions 0,
     K, 2K, ... of that list (``every=5`` on ``dawn_fog`` is the held-out split of
-    ``training.physics_data.dawn_split``), then ``numbers`` those whose last number lies in the
+    ``training.data.dawn_split``), then ``numbers`` those whose last number lies in the
     ranges, then ``limit`` the first N.
     """
     every = _check_every(every)

@@ -4,8 +4,11 @@ Hazy domain X_I: FRIDA2 clear + depth of the training scenes → I = J·t + A·(
 (``haze_ros.physics.scattering.synthesize_haze``), t = exp(−β·d / 100 m), A ~ U[0.8, 1.0] per
 channel, β ~ U[0.8, 1.6] drawn freshly for every sample; plus real hazy photos (DAWN fog) with
 probability ``real_probability``. Clear domain X_J: FRIDA2 clear images of the training scenes plus
-real clear frames (Udacity) with the same probability. The two domain samples of an iteration are
-independent (unpaired, as the paper) unless ``paired_fraction`` > 0 asks for synthetic pairs.
+real clear frames (Udacity) with the same probability. Real images follow the held-out split of
+both presets (``udacity_files``: ``data.udacity_train_folders`` only, so ``frames/test_video``
+stays out; ``dawn_split``: every ``data.dawn_test_every``-th DAWN photo stays out). The two domain
+samples of an iteration are independent (unpaired, as the paper) unless ``paired_fraction`` > 0
+asks for synthetic pairs.
 All arrays here are float32 RGB in [0, 1]; random crops for training, full frames for validation.
 """
 
@@ -26,6 +29,7 @@ from haze_ros.training.config import DataConfig
 
 LOG = logging.getLogger(__name__)
 FRIDA_DEPTH_SCALE_M = 0.01  # depth_cm_uint16: metres = value / 100
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 @dataclass
@@ -64,15 +68,32 @@ def synthesize_random_haze(clear: np.ndarray, depth_m: np.ndarray, cfg: DataConf
     return synthesize_haze(clear, depth_m, beta_per_m, tuple(float(a) for a in airlight)).astype(np.float32)
 
 
-def _load_real(folder: Path, width: int, min_side: int) -> List[np.ndarray]:
+def udacity_files(root: Path, folders: Sequence[str]) -> List[Path]:
+    """Udacity images under ``root/udacity_clear_highway/<folder>`` for each folder (sorted)."""
+    files = []
+    for folder in folders:
+        files += sorted(p for p in (root / "udacity_clear_highway" / folder).rglob("*")
+                        if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def dawn_split(root: Path, test_every: int) -> Tuple[List[Path], List[Path]]:
+    """DAWN fog photos split by index: ``(train, test)``; every ``test_every``-th image is test."""
+    files = sorted(p for p in (root / "dawn_fog").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    test = files[::test_every]
+    return [p for p in files if p not in test], test
+
+
+def _load_real(files: Sequence[Path], width: int, min_side: int, what: str) -> List[np.ndarray]:
+    """8-bit RGB images of ``files``, resized to ``width`` (at least ``min_side`` on each side)."""
     images = []
-    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+    for path in files:
         rgb = read_rgb8(path)
         scale = max(width / rgb.shape[1], min_side / min(rgb.shape[:2]))
         size = (max(min_side, round(rgb.shape[1] * scale)), max(min_side, round(rgb.shape[0] * scale)))
         images.append(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
     if not images:
-        raise ValueError(f"no images found under {folder}")
+        raise ValueError(f"no {what} images found")
     return images
 
 
@@ -82,9 +103,12 @@ class HazeTrainingData:
     def __init__(self, cfg: DataConfig, root: Path) -> None:
         self.cfg = cfg
         self.scenes = [read_frida_scene(root, s) for s in cfg.train_scenes]
-        self.real_clear = _load_real(root / "udacity_clear_highway", cfg.real_width, cfg.crop) \
-            if cfg.real_clear else []
-        self.real_hazy = _load_real(root / "dawn_fog", cfg.real_width, cfg.crop) if cfg.real_hazy else []
+        # the same held-out split as the physics generator's (Udacity frames/test_video, every
+        # dawn_test_every-th DAWN photo): never in either preset's training pools
+        self.real_clear = _load_real(udacity_files(root, cfg.udacity_train_folders), cfg.real_width, cfg.crop,
+                                     "Udacity (data.udacity_train_folders)") if cfg.real_clear else []
+        self.real_hazy = _load_real(dawn_split(root, cfg.dawn_test_every)[0], cfg.real_width, cfg.crop,
+                                    "DAWN training") if cfg.real_hazy else []
         LOG.info("training data: %d FRIDA2 scenes, %d real clear, %d real hazy images",
                  len(self.scenes), len(self.real_clear), len(self.real_hazy))
 

@@ -35,11 +35,10 @@ from haze_ros.core.types import visibility_to_beta
 from haze_ros.physics.depth_free import FlatRoadGeometry, flat_road_row_depth
 from haze_ros.physics.scattering import synthesize_haze, transmission_from_depth
 from haze_ros.training.config import DataConfig
-from haze_ros.training.data import read_frida_scene
+from haze_ros.training.data import dawn_split, read_frida_scene, udacity_files
 
 LOG = logging.getLogger(__name__)
 DDAD_DEPTH_SCALE_M = 1.0 / 256.0  # depth_projected_lidar: metres = value / 256, 0 = no return
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def sample_visibility(rng: np.random.Generator, visibility_range_m: Tuple[float, float]) -> float:
@@ -151,15 +150,6 @@ def _sparse_depth_resized(raw: np.ndarray, size_hw: Tuple[int, int]) -> np.ndarr
     return out
 
 
-def udacity_files(root: Path, folders: Sequence[str]) -> List[Path]:
-    """Udacity images under ``root/udacity_clear_highway/<folder>`` for each folder (sorted)."""
-    files = []
-    for folder in folders:
-        files += sorted(p for p in (root / "udacity_clear_highway" / folder).rglob("*")
-                        if p.suffix.lower() in IMAGE_SUFFIXES)
-    return files
-
-
 def ddad_pairs(root: Path, scenes: Sequence[int]) -> List[Tuple[Path, Path]]:
     """(rgb, projected LiDAR depth) pairs of the DDAD scenes (numbers, e.g. 1 → ``scene_01``)."""
     pairs = []
@@ -170,13 +160,6 @@ def ddad_pairs(root: Path, scenes: Sequence[int]) -> List[Tuple[Path, Path]]:
             if depth.is_file():
                 pairs.append((rgb, depth))
     return pairs
-
-
-def dawn_split(root: Path, test_every: int) -> Tuple[List[Path], List[Path]]:
-    """DAWN fog photos split by index: ``(train, test)``; every ``test_every``-th image is test."""
-    files = sorted(p for p in (root / "dawn_fog").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    test = files[::test_every]
-    return [p for p in files if p not in test], test
 
 
 class PhysicsTrainingData:
