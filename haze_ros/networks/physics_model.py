@@ -124,12 +124,11 @@ def recompose_clear(hazy: torch.Tensor, t: torch.Tensor, airlight: torch.Tensor,
     """
     inverse_t = 1.0 / (t if t0 is None else torch.clamp(t, min=t0))
     alpha = inverse_t if keep is None else (1.0 - keep) * inverse_t + keep
-    c = torch.zeros_like(airlight) if correction is None else correction
     planes = [torch.ones_like(alpha), alpha]
-    columns = [airlight + c, -airlight]
-    if keep is not None:
+    columns = [airlight if correction is None else airlight + correction, -airlight]
+    if keep is not None and correction is not None:  # the −c·k term; without c there is none
         planes.append(keep)
-        columns.append(-c)
+        columns.append(-correction)
     mix = torch.stack(columns, dim=2)                                   # (B, 3, n)
     basis = torch.cat(planes, dim=1).flatten(2)                         # (B, n, H·W)
     offset = torch.bmm(mix, basis).view_as(hazy)                        # (B, 3, H, W)
